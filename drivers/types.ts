@@ -1,0 +1,227 @@
+/**
+ * The boundary between the gateway and a fiscal register (ККТ).
+ *
+ * Units, everywhere in this file:
+ *  - money is an integer number of kopecks;
+ *  - quantity is an integer number of thousandths (1 piece = 1000; ATOL v5 allows 3 decimals);
+ *  - date-times are the register's local time as "YYYY-MM-DDTHH:MM[:SS]" strings (the FN has no time zone).
+ */
+
+/** Tag 1054: 1 приход (sell), 2 возврат прихода (sell_refund), 3 расход (buy), 4 возврат расхода (buy_refund). */
+export type OperationType = 1 | 2 | 3 | 4;
+
+/** Tag 1055 taxation systems, by ATOL v5 name. */
+export type TaxSystem = 'osn' | 'usn_income' | 'usn_income_outcome' | 'envd' | 'esn' | 'patent';
+
+/** ATOL v5 `vat.type` values (tag 1199 meaning). */
+export type VatType =
+  | 'none' | 'vat0' | 'vat10' | 'vat110' | 'vat20' | 'vat120'
+  | 'vat5' | 'vat7' | 'vat105' | 'vat107' | 'vat22' | 'vat122';
+
+export interface FiscalItem {
+  name: string;
+  /** kopecks */
+  price: number;
+  /** thousandths */
+  quantity: number;
+  /** kopecks; = price × quantity / 1000 exactly */
+  sum: number;
+  vat: VatType;
+  /** VAT sum in kopecks when the store gave one; the device computes it otherwise */
+  vatSum?: number;
+  /** tag 1214, 1..7 */
+  paymentMethod: number;
+  /** tag 1212 */
+  paymentObject: number;
+  /** tag 2108 measure, 0 = piece */
+  measure?: number;
+}
+
+/** Payment kinds of FF45 / FFD tags, kopecks each. */
+export interface Payments {
+  /** 1031 */
+  cash: number;
+  /** 1081 */
+  electronic: number;
+  /** 1215: offset of a prepayment / advance */
+  prepaid: number;
+  /** 1216: postpayment / credit */
+  credit: number;
+  /** 1217: counter-provision */
+  other: number;
+}
+
+export interface Correction {
+  /** tag 1173: 0 on own initiative, 1 by order of the tax office */
+  type: 0 | 1;
+  /** tag 1178, "YYYY-MM-DD" */
+  baseDate: string;
+  /** tag 1179 */
+  baseNumber?: string;
+}
+
+/** One fiscal receipt (кассовый чек) or correction receipt, ready for a register. */
+export interface FiscalReceipt {
+  operation: OperationType;
+  items: FiscalItem[];
+  payments: Payments;
+  /** kopecks; = Σ items.sum = Σ payments */
+  total: number;
+  taxSystem: TaxSystem;
+  cashier?: { name: string; inn?: string };
+  /** tag 1008: e-mail or +phone the OFD sends the receipt to */
+  customerContact?: string;
+  /** tag 1227 */
+  customerName?: string;
+  /** tag 1228 */
+  customerInn?: string;
+  /** present for correction receipts (FFD type 31) */
+  correction?: Correction;
+}
+
+/** What the FN says about a fiscal document. */
+export interface DocumentRef {
+  /** tag 1040 */
+  fdNumber: number;
+  /** FFD document type: 1 registration, 2 shift open, 3 receipt, 31 correction, 5 shift close, … */
+  type: number;
+  dateTime: string;
+  /** tag 1077, as the UInt32 the register returns */
+  fiscalSign: number;
+  /** receipts and corrections: tag 1054 */
+  operation?: number;
+  /** receipts and corrections: total in kopecks */
+  total?: number;
+  /** shift open / close documents */
+  shiftNumber?: number;
+}
+
+export interface FiscalResult {
+  fdNumber: number;
+  fiscalSign: number;
+  dateTime: string;
+  shiftNumber: number;
+  /** tag 1042, number of the receipt within the shift */
+  receiptNumber: number;
+  fnNumber: string;
+  operation: OperationType;
+  total: number;
+  /** change to give, kopecks (0 for online stores) */
+  change: number;
+}
+
+export interface ShiftResult {
+  shiftNumber: number;
+  fdNumber: number;
+  fiscalSign: number;
+  dateTime: string;
+}
+
+export interface DeviceInfo {
+  protocol: 'shtrih' | 'atol';
+  /** device name as it reports itself (FCh) */
+  model: string;
+  modelCode: number;
+  serial: string;
+  inn: string;
+  fnNumber: string;
+  firmware: string;
+  /** taxation systems the register is registered for, when it says */
+  taxSystems?: TaxSystem[];
+  registrationNumber?: string;
+}
+
+export type ShiftState = 'closed' | 'open' | 'expired';
+export type PaperState = 'ok' | 'out' | 'waiting_continue';
+
+export interface FnState {
+  serial: string;
+  /** FF01 life phase bits */
+  phase: number;
+  lastFd: number;
+  /** FF01 warning bits: 1 replace in 3 days, 2 replace in 30 days, 4 memory 90 %, 8 OFD timeout */
+  warnings: number;
+  /** "YYYY-MM-DD" when known */
+  expiry?: string;
+  /** documents not yet confirmed by the OFD */
+  unsentCount?: number;
+  unsentSince?: string;
+}
+
+export interface DeviceStatus {
+  mode: number;
+  submode: number;
+  /** open document type when mode is 8: 0 sale, 1 buy, 2 sale return, 3 buy return, 4 non-fiscal */
+  receiptOpen: boolean;
+  shift: ShiftState;
+  shiftNumber?: number;
+  paper: PaperState;
+  coverOpen: boolean;
+  /** register clock */
+  dateTime?: string;
+  fn?: FnState;
+}
+
+export interface ZReportResult extends ShiftResult {}
+
+/**
+ * How a failure should be treated:
+ *  - `rejected`:  the device refused this document for what it is (bad parameters, sums); printing it again fails again;
+ *  - `retryable`: the device or link is busy or away; the same command may be sent again later;
+ *  - `operator`:  a person must act (paper, cover), then it can go on;
+ *  - `fatal`:     the register cannot fiscalize any more (FN exhausted, FN failure);
+ *  - `uncertain`: the command may have been executed; only a look into the FN tells.
+ */
+export type ErrorKind = 'rejected' | 'retryable' | 'operator' | 'fatal' | 'uncertain';
+
+export class DriverError extends Error {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  readonly deviceCode: number | undefined;
+  /** the command that failed, e.g. "FF45" */
+  readonly command: string | undefined;
+
+  constructor(code: string, kind: ErrorKind, message: string, opts: { deviceCode?: number; command?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'DriverError';
+    this.code = code;
+    this.kind = kind;
+    this.deviceCode = opts.deviceCode;
+    this.command = opts.command;
+  }
+
+  get retryable(): boolean {
+    return this.kind === 'retryable' || this.kind === 'operator';
+  }
+
+  get uncertain(): boolean {
+    return this.kind === 'uncertain';
+  }
+}
+
+/** One register, one command in flight. */
+export interface FiscalDriver {
+  /** opens the link and identifies the device */
+  open(signal?: AbortSignal): Promise<DeviceInfo>;
+  info(): DeviceInfo | undefined;
+  status(): Promise<DeviceStatus>;
+  /**
+   * Prints and fiscalizes a receipt. Throws DriverError; `uncertain` when the closing command may have been
+   * executed. A receipt found open on the device before starting is an error (`RECEIPT_OPEN`); cancel it first.
+   */
+  fiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult>;
+  /** cancels an open receipt; resolves false when none was open */
+  cancelReceipt(): Promise<boolean>;
+  /** the FN's last document */
+  lastDocument(): Promise<DocumentRef>;
+  findDocument(fdNumber: number): Promise<DocumentRef | undefined>;
+  openShift(cashier?: { name: string; inn?: string }): Promise<ShiftResult>;
+  /** Z-report: closes the shift */
+  closeShift(cashier?: { name: string; inn?: string }): Promise<ZReportResult>;
+  xReport(): Promise<void>;
+  cashIn(sum: number): Promise<void>;
+  cashOut(sum: number): Promise<void>;
+  /** waits for paper to come back and continues a print that stopped (B0h) */
+  continuePrint(): Promise<void>;
+  close(): Promise<void>;
+}
