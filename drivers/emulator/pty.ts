@@ -1,0 +1,68 @@
+/**
+ * A pseudo-terminal for the emulator, made by socat: the host opens `path` like a serial port; the emulator
+ * reads and writes `stream` (socat's stdio). Raw mode, no echo: bytes 0x00–0xFF pass unchanged both ways.
+ * Closing it and creating a new one simulates a USB replug.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Duplex } from 'node:stream';
+
+export interface Pty {
+  /** the slave device (or the `link` symlink when one was asked for) */
+  path: string;
+  /** the real /dev/pts/N */
+  device: string;
+  stream: Duplex;
+  close(): Promise<void>;
+}
+
+export interface PtyOptions {
+  /** a stable symlink to the pty, like /dev/serial/by-id/… */
+  link?: string;
+  /** socat binary; default 'socat' */
+  socat?: string;
+  /** give up waiting for socat after this, ms; default 5000 */
+  timeoutMs?: number;
+}
+
+export async function createPty(opts: PtyOptions = {}): Promise<Pty> {
+  const address = ['PTY', 'rawer', 'echo=0', ...(opts.link ? [`link=${opts.link}`] : [])].join(',');
+  const child = spawn(opts.socat ?? 'socat', ['-d', '-d', '-b', '4096', address, 'STDIO'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const device = await ptyName(child, opts.timeoutMs ?? 5000);
+  const stream = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
+  stream.on('error', () => {}); // socat going away is a replug, not a crash
+  return { path: opts.link ?? device, device, stream, close: () => stop(child, stream) };
+}
+
+function ptyName(child: ChildProcess, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => fail(new Error(`socat gave no PTY within ${timeoutMs} ms: ${text}`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString();
+      const m = /PTY is (\S+)/.exec(text);
+      if (m && /starting data transfer loop/.test(text)) done(() => resolve(m[1]!));
+    };
+    const onExit = (code: number | null): void => fail(new Error(`socat exited (${code}): ${text}`));
+    const fail = (e: Error): void => done(() => reject(e));
+    const done = (f: () => void): void => {
+      clearTimeout(timer);
+      child.stderr!.off('data', onData);
+      child.off('exit', onExit);
+      child.off('error', fail);
+      child.stderr!.resume();
+      f();
+    };
+    child.stderr!.on('data', onData);
+    child.once('exit', onExit);
+    child.once('error', fail);
+  });
+}
+
+function stop(child: ChildProcess, stream: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    stream.destroy();
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
