@@ -1,0 +1,476 @@
+/**
+ * The durable queue: one LevelDB with sublevels for the FIFO of jobs, the external_id index, the results outbox,
+ * the in-flight job, a retention index, the receipts journal and the Z-report list.
+ *
+ * Every mutation runs under one write lock and is one atomic LevelDB batch; counters (depth, next sequence numbers)
+ * live in `meta/counters` and are written in the same batch as the data they count, so nothing is ever scanned to
+ * count it. accept() calls are group-committed: all calls that arrive while a write is in flight (or in the same
+ * turn of the event loop) become one synced batch, and each promise resolves only after that batch is on disk.
+ *
+ * Key layout (sublevel / key → value):
+ *   meta/counters                    → Counters
+ *   jobs/<seq>                       → Job                 FIFO; seq zero-padded, so key order = numeric order
+ *   ids/<external_id>                → JobRecord           duplicates, results, journal details
+ *   journal/<acceptedAt>.<seq>       → external_id         the web journal, newest first
+ *   done/<finishedAt>.<seq>          → external_id         retention index
+ *   outbox/<n>                       → OutboxMessage       results not yet acknowledged by the broker, FIFO
+ *   inflight/current                 → Inflight            the job on the wire
+ *   zreports/<n>                     → { addedAt, report }
+ */
+import { createHash } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { Level, type BatchOperation } from 'level';
+import { GatewayError, SystemCodes } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type {
+  AcceptItem, AcceptResult, Inflight, Job, JobRecord, Outcome, OutboxEntry, OutboxMessage, RecordPage, RecordQuery, StoredZReport,
+} from './types.ts';
+
+export type * from './types.ts';
+
+export interface QueueOptions {
+  /** bound of the FIFO; accept() answers `full` at this depth (default 100,000) */
+  maxJobs?: number;
+  /** finished records older than this are removed by purgeExpired() (default 30) */
+  retentionDays?: number;
+  /** ms since epoch (default Date.now) */
+  clock?: () => number;
+  logger?: Logger;
+  /** called before every batch write with its operations; a throw fails the write (tests: counting, faults) */
+  beforeWrite?: (ops: readonly Op[]) => void | Promise<void>;
+}
+
+interface Counters {
+  nextSeq: number;
+  depth: number;
+  nextOutbox: number;
+  outboxDepth: number;
+  nextZ: number;
+}
+
+type Db = Level<string, unknown>;
+type Op = BatchOperation<Db, string, unknown>;
+type Sub<V> = ReturnType<typeof sublevel<V>>;
+
+interface PendingAccept {
+  item: AcceptItem;
+  resolve: (r: AcceptResult) => void;
+  reject: (e: unknown) => void;
+}
+
+const DAY_MS = 86_400_000;
+const INFLIGHT_KEY = 'current';
+const PURGE_CHUNK = 500;
+/** most accepts in one batch (bounds a batch's size; the rest go into the next one) */
+const MAX_GROUP = 1000;
+/** listRecords() examines at most this many journal entries per call, then returns a cursor */
+const SCAN_MAX = 5000;
+
+const pad = (n: number): string => String(n).padStart(16, '0');
+const journalKey = (r: { acceptedAt: number; seq: number }): string => `${pad(r.acceptedAt)}.${pad(r.seq)}`;
+const doneKey = (r: JobRecord): string => `${pad(r.finishedAt ?? 0)}.${pad(r.seq)}`;
+const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
+
+function sublevel<V>(db: Db, name: string) {
+  return db.sublevel<string, V>(name, { valueEncoding: 'json' });
+}
+
+function recordOf(job: Job, externalId: string): JobRecord {
+  const { seq, kind, command, hash, acceptedAt } = job;
+  return { externalId, seq, kind, command, hash, acceptedAt, status: 'accepted' };
+}
+
+function storageError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const e = new GatewayError(SystemCodes.STORAGE, 'system', `queue storage: ${(err as Error)?.message ?? String(err)}`, true);
+  e.cause = err;
+  return e;
+}
+
+/** Operations of one batch, the counters as they will be after it, and memory updates to apply once it is written. */
+class Tx {
+  readonly ops: Op[] = [];
+  readonly after: Array<() => void> = [];
+  readonly c: Counters;
+  constructor(c: Counters) {
+    this.c = { ...c };
+  }
+  put<V>(sub: Sub<V>, key: string, value: V): void {
+    this.ops.push({ type: 'put', sublevel: sub, key, value });
+  }
+  del<V>(sub: Sub<V>, key: string): void {
+    this.ops.push({ type: 'del', sublevel: sub, key });
+  }
+}
+
+export class QueueStore {
+  private readonly meta: Sub<Counters>;
+  private readonly jobs: Sub<Job>;
+  private readonly ids: Sub<JobRecord>;
+  private readonly journal: Sub<string>;
+  private readonly done: Sub<string>;
+  private readonly outbox: Sub<OutboxMessage>;
+  private readonly inflightSub: Sub<Inflight>;
+  private readonly zreports: Sub<{ addedAt: number; report: object }>;
+  /** small named values other parts keep across restarts (e.g. the current shift) */
+  private readonly state: Sub<unknown>;
+
+  private readonly maxJobs: number;
+  private readonly retentionMs: number;
+  private readonly clock: () => number;
+  private readonly log: Logger | undefined;
+  private readonly beforeWrite: QueueOptions['beforeWrite'];
+
+  private c: Counters = { nextSeq: 1, depth: 0, nextOutbox: 1, outboxDepth: 0, nextZ: 1 };
+  private current: Inflight | undefined;
+  /** the head job; undefined = not known (re-read on demand); headGen guards against a read racing a write */
+  private headCache: { job: Job | undefined } | undefined;
+  private headGen = 0;
+  private lock: Promise<unknown> = Promise.resolve();
+  private acceptQueue: PendingAccept[] = [];
+
+  private constructor(private readonly db: Db, opts: QueueOptions) {
+    this.meta = sublevel(db, 'meta');
+    this.jobs = sublevel(db, 'jobs');
+    this.ids = sublevel(db, 'ids');
+    this.journal = sublevel(db, 'journal');
+    this.done = sublevel(db, 'done');
+    this.outbox = sublevel(db, 'outbox');
+    this.inflightSub = sublevel(db, 'inflight');
+    this.zreports = sublevel(db, 'zreports');
+    this.state = sublevel(db, 'state');
+    this.maxJobs = opts.maxJobs ?? 100_000;
+    this.retentionMs = (opts.retentionDays ?? 30) * DAY_MS;
+    this.clock = opts.clock ?? Date.now;
+    this.log = opts.logger;
+    this.beforeWrite = opts.beforeWrite;
+  }
+
+  /** Opens (creating if missing) the queue in `dir`. Reads the counters, the in-flight record and the head only. */
+  static async open(dir: string, opts: QueueOptions = {}): Promise<QueueStore> {
+    const db: Db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+    try {
+      await db.open();
+      const store = new QueueStore(db, opts);
+      store.c = (await store.meta.get('counters')) ?? store.c;
+      store.current = await store.inflightSub.get(INFLIGHT_KEY);
+      await store.head();
+      store.log?.info({ dir, depth: store.c.depth, outbox: store.c.outboxDepth, inflight: store.current?.seq }, 'queue opened');
+      return store;
+    } catch (err) {
+      await db.close().catch(() => undefined);
+      throw storageError(err);
+    }
+  }
+
+  // ---- jobs ------------------------------------------------------------------------------------------------------
+
+  /**
+   * Durably queues a job, or tells why not. Resolves only after the synced write of the batch that holds it
+   * (or, for duplicate/mismatch/full, of the group it was part of). Rejects with GatewayError STORAGE (retryable)
+   * when the group's write fails; then nothing of the group was written.
+   */
+  accept(item: AcceptItem): Promise<AcceptResult> {
+    return new Promise((resolve, reject) => {
+      if (this.acceptQueue.push({ item, resolve, reject }) === 1) this.commitAcceptGroup();
+    });
+  }
+
+  /** The oldest job (strict FIFO), or undefined when the queue is empty. */
+  async head(): Promise<Job | undefined> {
+    if (this.headCache) return this.headCache.job;
+    const gen = this.headGen;
+    const [job] = await this.jobs.values({ limit: 1 }).all();
+    if (gen === this.headGen) this.headCache = { job };
+    return job;
+  }
+
+  depth(): number {
+    return this.c.depth;
+  }
+
+  async oldestAcceptedAt(): Promise<number | undefined> {
+    return (await this.head())?.acceptedAt;
+  }
+
+  async setInflight(seq: number, info: Omit<Inflight, 'seq'>): Promise<void> {
+    const value: Inflight = { ...info, seq };
+    await this.write((tx) => {
+      tx.put(this.inflightSub, INFLIGHT_KEY, value);
+      tx.after.push(() => (this.current = value));
+    });
+  }
+
+  /** a small named value kept across restarts */
+  async getMeta<T>(name: string): Promise<T | undefined> {
+    return (await this.state.get(name)) as T | undefined;
+  }
+
+  /** sets (or with undefined, removes) a named value; synced */
+  async setMeta(name: string, value: unknown): Promise<void> {
+    await this.write((tx) => (value === undefined ? tx.del(this.state, name) : tx.put(this.state, name, value)));
+  }
+
+  async inflight(): Promise<Inflight | undefined> {
+    return this.current;
+  }
+
+  async clearInflight(): Promise<void> {
+    await this.write((tx) => {
+      tx.del(this.inflightSub, INFLIGHT_KEY);
+      tx.after.push(() => (this.current = undefined));
+    });
+  }
+
+  /**
+   * Finishes a job in one synced batch: the job and its in-flight record go, the record gets its final status,
+   * the result messages enter the outbox. Returns false (and writes nothing) when the job is already gone.
+   */
+  complete(seq: number, outcome: Outcome): Promise<boolean> {
+    return this.write(async (tx) => {
+      const job = await this.jobs.get(pad(seq));
+      if (job === undefined) return false;
+      tx.del(this.jobs, pad(seq));
+      tx.c.depth--;
+      if (this.current?.seq === seq) {
+        tx.del(this.inflightSub, INFLIGHT_KEY);
+        tx.after.push(() => (this.current = undefined));
+      }
+      if (job.externalId !== undefined) {
+        const record: JobRecord = {
+          ...recordOf(job, job.externalId),
+          status: outcome.status,
+          result: outcome.result,
+          finishedAt: this.clock(),
+          body: job.body,
+        };
+        tx.put(this.ids, record.externalId, record);
+        tx.put(this.done, doneKey(record), record.externalId);
+      }
+      for (const m of outcome.outbox) this.pushOutbox(tx, m);
+      if (outcome.zreport) this.pushZReport(tx, outcome.zreport);
+      tx.after.push(() => {
+        if (this.headCache?.job?.seq === seq) this.forgetHead();
+      });
+      return true;
+    });
+  }
+
+  // ---- outbox ----------------------------------------------------------------------------------------------------
+
+  /** The oldest pending messages, in the order they were written. */
+  async outboxBatch(limit: number): Promise<OutboxEntry[]> {
+    const entries = await this.outbox.iterator({ limit }).all();
+    return entries.map(([key, m]) => ({ key, topic: m.topic, payload: m.payload }));
+  }
+
+  /**
+   * Removes an acknowledged message. Not synced: losing an ack in a power cut only re-sends a result, which the
+   * contract allows. Returns false when the key was already gone.
+   */
+  ackOutbox(key: string): Promise<boolean> {
+    return this.write(async (tx) => {
+      if ((await this.outbox.get(key)) === undefined) return false;
+      tx.del(this.outbox, key);
+      tx.c.outboxDepth--;
+      return true;
+    }, false);
+  }
+
+  /** Adds a message (e.g. a re-publish request); synced. */
+  async enqueueOutbox(msg: OutboxMessage): Promise<void> {
+    await this.write((tx) => this.pushOutbox(tx, msg));
+  }
+
+  outboxDepth(): number {
+    return this.c.outboxDepth;
+  }
+
+  // ---- records (duplicates, journal, retention) ------------------------------------------------------------------
+
+  async getRecord(externalId: string): Promise<JobRecord | undefined> {
+    const record = await this.ids.get(externalId);
+    return record && (await this.withBodies([record]))[0];
+  }
+
+  /** A page of the journal, newest accepted first; streams the index, never loads it whole. */
+  async listRecords(q: RecordQuery = {}): Promise<RecordPage> {
+    const limit = q.limit ?? 50;
+    const upper = [q.before, q.to === undefined ? undefined : pad(q.to)].filter((k) => k !== undefined).sort()[0];
+    // a range option present but undefined empties a sublevel's range (abstract-level 3): set only what is given
+    const range: { reverse: true; gte?: string; lt?: string } = { reverse: true };
+    if (q.from !== undefined) range.gte = pad(q.from);
+    if (upper !== undefined) range.lt = upper;
+    const it = this.journal.iterator(range);
+    const needle = q.search?.toLowerCase();
+    const found: JobRecord[] = [];
+    let cursor: string | undefined;
+    try {
+      for (let scanned = 0; found.length < limit && scanned < SCAN_MAX; ) {
+        const entries = await it.nextv(Math.min(100, SCAN_MAX - scanned));
+        if (entries.length === 0) return { records: await this.withBodies(found) };
+        const records = await this.ids.getMany(entries.map(([, id]) => id));
+        for (const [i, [key]] of entries.entries()) {
+          scanned++;
+          cursor = key;
+          const r = records[i];
+          if (!r || journalKey(r) !== key) continue;
+          if (q.status !== undefined && r.status !== q.status) continue;
+          if (needle !== undefined && !r.externalId.toLowerCase().includes(needle)) continue;
+          if (found.push(r) === limit) break;
+        }
+      }
+    } finally {
+      await it.close();
+    }
+    return { records: await this.withBodies(found), next: cursor };
+  }
+
+  /** Removes finished records that finished before now − retentionDays. Jobs are never purged. */
+  async purgeExpired(now: number = this.clock()): Promise<number> {
+    const lt = pad(now - this.retentionMs);
+    let removed = 0;
+    for (let seen = PURGE_CHUNK; seen === PURGE_CHUNK; ) {
+      const chunk = await this.write(async (tx) => {
+        const entries = await this.done.iterator({ lt, limit: PURGE_CHUNK }).all();
+        const records = await this.ids.getMany(entries.map(([, id]) => id));
+        let n = 0;
+        for (const [i, [key, id]] of entries.entries()) {
+          tx.del(this.done, key);
+          const r = records[i];
+          if (!r || r.status === 'accepted' || doneKey(r) !== key) continue;
+          tx.del(this.ids, id);
+          tx.del(this.journal, journalKey(r));
+          n++;
+        }
+        return { seen: entries.length, removed: n };
+      }, false);
+      seen = chunk.seen;
+      removed += chunk.removed;
+    }
+    if (removed > 0) this.log?.info({ removed }, 'expired records purged');
+    return removed;
+  }
+
+  // ---- Z-reports -------------------------------------------------------------------------------------------------
+
+  async addZReport(report: object): Promise<string> {
+    return this.write((tx) => this.pushZReport(tx, report));
+  }
+
+  /** The newest Z-reports first. */
+  async listZReports(limit: number): Promise<StoredZReport[]> {
+    const entries = await this.zreports.iterator({ reverse: true, limit }).all();
+    return entries.map(([key, v]) => ({ key, ...v }));
+  }
+
+  /** Waits for the writes already queued, then closes the database. */
+  async close(): Promise<void> {
+    await this.exclusive(() => this.db.close());
+  }
+
+  // ---- internals -------------------------------------------------------------------------------------------------
+
+  /** Takes the accepts queued so far (waiting one turn of the event loop for more) and writes them as one batch. */
+  private commitAcceptGroup(): void {
+    let group: PendingAccept[] = [];
+    this.write(async (tx) => {
+      await nextTurn();
+      group = this.acceptQueue.splice(0, MAX_GROUP);
+      if (this.acceptQueue.length > 0) this.commitAcceptGroup();
+      return this.acceptAll(tx, group.map((p) => p.item));
+    }).then(
+      (results) => group.forEach((p, i) => p.resolve(results[i]!)),
+      (err: unknown) => group.forEach((p) => p.reject(err)),
+    );
+  }
+
+  private async acceptAll(tx: Tx, items: AcceptItem[]): Promise<AcceptResult[]> {
+    const ids = [...new Set(items.flatMap((i) => (i.externalId === undefined ? [] : [i.externalId])))];
+    const stored = await this.ids.getMany(ids);
+    const known = new Map(ids.map((id, i) => [id, stored[i]]));
+    const acceptedAt = this.clock();
+    return items.map((item): AcceptResult => {
+      const hash = sha256(item.body);
+      const { externalId } = item;
+      const existing = externalId === undefined ? undefined : known.get(externalId);
+      if (existing) return { status: existing.hash === hash ? 'duplicate' : 'mismatch', record: existing };
+      if (tx.c.depth >= this.maxJobs) return { status: 'full' };
+      const seq = tx.c.nextSeq++;
+      tx.c.depth++;
+      const job: Job = { seq, kind: item.kind, externalId, command: item.command, params: item.params, body: item.body, hash, acceptedAt };
+      tx.put(this.jobs, pad(seq), job);
+      if (externalId !== undefined) {
+        const record = recordOf(job, externalId);
+        known.set(externalId, record);
+        tx.put(this.ids, externalId, record);
+        tx.put(this.journal, journalKey(job), externalId);
+      }
+      if (item.outbox) this.pushOutbox(tx, item.outbox);
+      tx.after.push(() => {
+        if (!this.headCache) this.headGen++; // a head() read in progress may have missed this job: don't cache it
+        else if (!this.headCache.job) this.headCache = { job };
+      });
+      return { status: 'accepted', seq };
+    });
+  }
+
+  private pushOutbox(tx: Tx, msg: OutboxMessage): void {
+    tx.put(this.outbox, pad(tx.c.nextOutbox++), { topic: msg.topic, payload: msg.payload });
+    tx.c.outboxDepth++;
+  }
+
+  private pushZReport(tx: Tx, report: object): string {
+    const key = pad(tx.c.nextZ++);
+    tx.put(this.zreports, key, { addedAt: this.clock(), report });
+    return key;
+  }
+
+  private forgetHead(): void {
+    this.headCache = undefined;
+    this.headGen++;
+  }
+
+  /** Attaches the body of queued jobs (a record keeps its own copy only once finished). */
+  private async withBodies(records: JobRecord[]): Promise<JobRecord[]> {
+    const queued = records.filter((r) => r.body === undefined);
+    if (queued.length === 0) return records;
+    const jobs = await this.jobs.getMany(queued.map((r) => pad(r.seq)));
+    const bodies = new Map(queued.map((r, i) => [r, jobs[i]?.body]));
+    return Promise.all(
+      // a job completed between the two reads: its record now holds the body
+      records.map(async (r) => (r.body !== undefined ? r : bodies.get(r) !== undefined ? { ...r, body: bodies.get(r) } : ((await this.ids.get(r.externalId)) ?? r))),
+    );
+  }
+
+  /**
+   * Runs `build` under the write lock, then writes what it collected as one batch (synced unless told otherwise),
+   * and only then updates the counters and caches in memory. Any failure leaves memory as it was.
+   */
+  private write<T>(build: (tx: Tx) => T | Promise<T>, sync = true): Promise<T> {
+    return this.exclusive(async () => {
+      const tx = new Tx(this.c);
+      let out: T;
+      try {
+        out = await build(tx);
+        if (tx.ops.length > 0) {
+          if (JSON.stringify(tx.c) !== JSON.stringify(this.c)) tx.put(this.meta, 'counters', tx.c);
+          await this.beforeWrite?.(tx.ops);
+          await this.db.batch(tx.ops, { sync });
+        }
+      } catch (err) {
+        this.log?.error({ err }, 'queue write failed');
+        throw storageError(err);
+      }
+      this.c = tx.c;
+      for (const f of tx.after) f();
+      return out;
+    });
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+}
