@@ -155,6 +155,8 @@ export interface DeviceStatus {
   receiptOpen: boolean;
   shift: ShiftState;
   shiftNumber?: number;
+  /** number of the last receipt in the current shift (FF40), when read */
+  receiptNumber?: number;
   paper: PaperState;
   coverOpen: boolean;
   /** register clock */

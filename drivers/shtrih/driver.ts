@@ -1,0 +1,512 @@
+/**
+ * FiscalDriver for Shtrih-M protocol registers (FN era, FFD 1.05/1.2 "V2" commands). Built from injected parts:
+ * a byte port (or a factory), passwords, link timeouts, a logger and a clock. One operation at a time.
+ */
+import {
+  DriverError, type DeviceInfo, type DeviceStatus, type DocumentRef, type FiscalDriver, type FiscalItem, type FiscalReceipt,
+  type FiscalResult, type FnState, type PaperState, type ShiftResult, type ShiftState, type VatType, type ZReportResult,
+} from '../types.ts';
+import type { BytePort } from '../transport.ts';
+import * as codec from './codec.ts';
+import { Cmd } from './codec.ts';
+import { DriverCodes, UncertainError } from './errors.ts';
+import { commandCode, commandName } from './frame.ts';
+import { LinkError, Mutex, ShtrihLink, silentLogger, type LinkOptions, type Logger } from './protocol.ts';
+
+export interface ShtrihDriverOptions {
+  /** an open port; or give `openPort` */
+  port?: BytePort;
+  /** opens a new port; called by open() and again after the port is gone (cable pulled and back) */
+  openPort?: () => Promise<BytePort>;
+  /** 4-byte passwords: `operator` for classic commands, `sysadmin` for FN (FFxx) commands; both default 30 */
+  passwords?: { operator?: number; sysadmin?: number };
+  /** link timeouts and retry limits (answer timeouts per command code included) */
+  link?: LinkOptions;
+  /** 10h polling interval while the device prints; default 300 ms */
+  pollIntervalMs?: number;
+  /** how long to wait for printing to finish after a document; default 30 s */
+  printWaitMs?: number;
+  /** how long continuePrint() waits for paper to be loaded; default 120 s */
+  continueWaitMs?: number;
+  /** how many times a command refused with 50h "printing previous command" is sent again; default 20 */
+  busyRetries?: number;
+  /** FF46 department byte; default 1 */
+  department?: number;
+  /** overrides of the FF46 tax byte (e.g. codec.VAT_CODES_NANO for Shtrih Nano) */
+  vatCodes?: Partial<Record<VatType, number>>;
+  /** read "paper out" also from the receipt-roll flag (10h flags bit1) and not only from the submode; default true */
+  paperFromFlags?: boolean;
+  logger?: Logger;
+  /** clock; default () => new Date() */
+  now?: () => Date;
+}
+
+/** How a failed command counts: `uncertain` when it may have been executed and only the FN can tell. */
+interface ExecOptions {
+  uncertain?: { lastFdBefore: number | undefined };
+  signal?: AbortSignal;
+}
+
+const FLAG_RECEIPT_ROLL = 1 << 1;
+const FLAG_COVER_OPEN = 1 << 10;
+const MODE_SHIFT_OPEN = 2;
+const MODE_SHIFT_EXPIRED = 3;
+const MODE_SHIFT_CLOSED = 4;
+const MODE_DOCUMENT_OPEN = 8;
+const SUBMODE_IDLE = 0;
+const SUBMODE_WAIT_CONTINUE = 3;
+const DEVICE_BUSY_PRINTING = 0x50;
+const DEVICE_RECEIPT_CLOSED = 0x55;
+const NO_DATA_CODES = new Set([0x08, 0x34]);
+
+type PrintOutcome = 'done' | 'paper_out' | 'still_printing';
+
+export class ShtrihDriver implements FiscalDriver {
+  private link: ShtrihLink | undefined;
+  private deviceInfo: DeviceInfo | undefined;
+  private closed = false;
+  private readonly mutex = new Mutex();
+  private readonly log: Logger;
+  private readonly opPwd: number;
+  private readonly sysPwd: number;
+  private readonly vatCodes: Record<VatType, number>;
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: ShtrihDriverOptions) {
+    if (!opts.port && !opts.openPort) throw new TypeError('ShtrihDriver needs a port or an openPort factory');
+    this.log = opts.logger ?? silentLogger;
+    this.opPwd = opts.passwords?.operator ?? 30;
+    this.sysPwd = opts.passwords?.sysadmin ?? 30;
+    this.vatCodes = { ...codec.VAT_CODES, ...opts.vatCodes };
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  // ------------------------------------------------------------------------------------------------ public API
+
+  open(signal?: AbortSignal): Promise<DeviceInfo> {
+    return this.serial(() => this.identify(signal));
+  }
+
+  info(): DeviceInfo | undefined {
+    return this.deviceInfo;
+  }
+
+  status(): Promise<DeviceStatus> {
+    return this.serial(() => this.readStatus());
+  }
+
+  fiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {
+    return this.serial(() => this.doFiscalize(receipt, signal));
+  }
+
+  cancelReceipt(): Promise<boolean> {
+    return this.serial(async () => {
+      const st = await this.shortStatus();
+      if (st.mode !== MODE_DOCUMENT_OPEN) return false;
+      await this.simple(Cmd.CANCEL_RECEIPT, this.opPwd);
+      return true;
+    });
+  }
+
+  lastDocument(): Promise<DocumentRef> {
+    return this.serial(() => this.readLastDocument());
+  }
+
+  findDocument(fdNumber: number): Promise<DocumentRef | undefined> {
+    return this.serial(() => this.readDocument(fdNumber));
+  }
+
+  openShift(cashier?: { name: string; inn?: string }): Promise<ShiftResult> {
+    return this.serial(() => this.shiftDocument(Cmd.OPEN_SHIFT, cashier));
+  }
+
+  closeShift(cashier?: { name: string; inn?: string }): Promise<ZReportResult> {
+    return this.serial(() => this.shiftDocument(Cmd.Z_REPORT, cashier));
+  }
+
+  xReport(): Promise<void> {
+    return this.serial(async () => {
+      await this.simple(Cmd.X_REPORT, this.opPwd);
+      await this.settlePrint(true);
+    });
+  }
+
+  cashIn(sum: number): Promise<void> {
+    return this.serial(() => this.cash(Cmd.CASH_IN, sum));
+  }
+
+  cashOut(sum: number): Promise<void> {
+    return this.serial(() => this.cash(Cmd.CASH_OUT, sum));
+  }
+
+  continuePrint(): Promise<void> {
+    return this.serial(() => this.doContinuePrint());
+  }
+
+  close(): Promise<void> {
+    return this.serial(async () => {
+      this.closed = true;
+      const link = this.link;
+      this.link = undefined;
+      await link?.close();
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------------ operations
+
+  private serial<T>(job: () => Promise<T>): Promise<T> {
+    return this.mutex.run(job);
+  }
+
+  private async identify(signal?: AbortSignal): Promise<DeviceInfo> {
+    this.closed = false;
+    const type = await this.exec(codec.deviceTypeRequest(), codec.decodeDeviceType, { signal });
+    const st = await this.exec(codec.passwordOnly(Cmd.STATUS, this.opPwd), codec.decodeFullStatus, { signal });
+    const fnNumber = await this.exec(codec.passwordOnly(Cmd.FN_NUMBER, this.sysPwd), codec.decodeFnNumber, { signal });
+    this.deviceInfo = {
+      protocol: 'shtrih',
+      model: type.name,
+      modelCode: type.model,
+      serial: String(st.serial),
+      inn: st.inn,
+      fnNumber,
+      firmware: `${st.firmwareVersion} build ${st.firmwareBuild} (${st.firmwareDate})`,
+    };
+    this.log.debug({ info: this.deviceInfo, mode: st.mode, submode: st.submode }, 'shtrih: device identified');
+    return this.deviceInfo;
+  }
+
+  private async readStatus(): Promise<DeviceStatus> {
+    const st = await this.shortStatus();
+    const shift = await this.optional(() => this.exec(codec.passwordOnly(Cmd.FN_SHIFT_PARAMS, this.sysPwd), codec.decodeShiftParams));
+    const fn = await this.optional(() => this.fnState());
+    const out: DeviceStatus = {
+      mode: st.mode,
+      submode: st.submode,
+      receiptOpen: st.mode === MODE_DOCUMENT_OPEN,
+      shift: shiftState(st.mode, shift?.open ?? fn?.shiftOpen),
+      paper: this.paperState(st),
+      coverOpen: (st.flags & FLAG_COVER_OPEN) !== 0,
+    };
+    if (shift) out.shiftNumber = shift.shiftNumber;
+    if (fn) out.fn = fn.state;
+    return out;
+  }
+
+  private async fnState(): Promise<{ state: FnState; shiftOpen: boolean }> {
+    const s = await this.fnStatus();
+    const state: FnState = { serial: s.serial, phase: s.phase, lastFd: s.lastFd, warnings: s.warnings };
+    const expiry = await this.optional(() => this.exec(codec.passwordOnly(Cmd.FN_EXPIRY, this.sysPwd), codec.decodeFnExpiry));
+    if (expiry) state.expiry = expiry;
+    const ofd = await this.optional(() => this.exec(codec.passwordOnly(Cmd.FN_OFD_STATUS, this.sysPwd), codec.decodeOfdStatus));
+    if (ofd) {
+      state.unsentCount = ofd.queueCount;
+      if (ofd.firstDateTime) state.unsentSince = ofd.firstDateTime;
+    }
+    return { state, shiftOpen: s.shiftOpen };
+  }
+
+  private paperState(st: codec.ShortStatus): PaperState {
+    if (st.submode === SUBMODE_WAIT_CONTINUE) return 'waiting_continue';
+    if (st.submode === 1 || st.submode === 2) return 'out';
+    if ((this.opts.paperFromFlags ?? true) && (st.flags & FLAG_RECEIPT_ROLL) === 0) return 'out';
+    return 'ok';
+  }
+
+  private async doFiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {
+    const plan = this.receiptPlan(receipt); // encoded up front: a bad document fails before anything is sent
+    await this.prepareForReceipt(signal);
+    const lastFdBefore = (await this.fnStatus(signal)).lastFd;
+    try {
+      for (const req of plan.body) await this.exec(req, (a) => codec.decodeEmpty(commandCode(req), a), { signal });
+    } catch (err) {
+      await this.cancelAfterFailure(err);
+      throw err;
+    }
+    const closed = await this.closeReceipt(plan.close, lastFdBefore);
+    return this.fiscalResult(receipt, closed);
+  }
+
+  /** Every request of the receipt, in order: correction tags, items (+ item tags), receipt tags; then FF45. */
+  private receiptPlan(r: FiscalReceipt): { body: Buffer[]; close: Buffer } {
+    const tlvReqs = (code: typeof Cmd.FN_WRITE_TLV | typeof Cmd.FN_WRITE_ITEM_TLV, tlvs: Buffer[]): Buffer[] =>
+      codec.tlvBlocks(tlvs).map((block) => codec.tlvRequest(code, this.sysPwd, block));
+    const body: Buffer[] = [];
+    if (r.correction) body.push(...tlvReqs(Cmd.FN_WRITE_TLV, codec.correctionTlvs(r.correction)));
+    for (const item of r.items) {
+      body.push(codec.operationRequest(this.sysPwd, this.operation(r, item)));
+      body.push(...tlvReqs(Cmd.FN_WRITE_ITEM_TLV, codec.itemTlvs(item)));
+    }
+    body.push(...tlvReqs(Cmd.FN_WRITE_TLV, codec.receiptTlvs(r)));
+    const close = codec.closeReceiptRequest(this.sysPwd, { payments: r.payments, taxSystem: r.taxSystem });
+    return { body, close };
+  }
+
+  private operation(r: FiscalReceipt, item: FiscalItem): codec.OperationV2 {
+    const taxCode = this.vatCodes[item.vat];
+    if (taxCode === undefined) {
+      throw new DriverError(DriverCodes.BAD_DOCUMENT, 'rejected', `VAT type ${String(item.vat)} has no Shtrih tax code`);
+    }
+    const op: codec.OperationV2 = {
+      operation: r.operation,
+      quantity: item.quantity,
+      price: item.price,
+      sum: item.sum,
+      taxCode,
+      department: this.opts.department ?? 1,
+      paymentMethod: item.paymentMethod,
+      paymentObject: item.paymentObject,
+      name: item.name,
+    };
+    if (item.vatSum !== undefined) op.taxSum = item.vatSum;
+    return op;
+  }
+
+  /** Mode checks before a receipt: an open receipt or an expired shift is the caller's to handle; a closed shift is opened. */
+  private async prepareForReceipt(signal?: AbortSignal): Promise<void> {
+    let st = await this.shortStatus(signal);
+    if (st.submode !== SUBMODE_IDLE) {
+      await this.settlePrint(false);
+      st = await this.shortStatus(signal);
+    }
+    if (st.mode === MODE_DOCUMENT_OPEN) {
+      throw new DriverError(DriverCodes.RECEIPT_OPEN, 'retryable', 'a receipt is open on the device; cancel it first');
+    }
+    if (st.mode === MODE_SHIFT_EXPIRED) {
+      throw new DriverError(DriverCodes.SHIFT_EXPIRED, 'retryable', 'the shift is open for more than 24 h; close it (Z report) first');
+    }
+    if (st.mode === MODE_SHIFT_CLOSED) {
+      await this.simple(Cmd.OPEN_SHIFT, this.opPwd, { signal });
+      await this.settlePrint(false);
+      return;
+    }
+    if (st.mode !== MODE_SHIFT_OPEN) {
+      throw new DriverError(DriverCodes.UNEXPECTED_MODE, 'operator', `the device is in mode ${st.mode}, submode ${st.submode}`);
+    }
+  }
+
+  /** FF45. Refused or certainly not sent → cancel the receipt, throw the error; possibly executed → UncertainError. */
+  private async closeReceipt(req: Buffer, lastFdBefore: number): Promise<codec.CloseResult> {
+    try {
+      return await this.exec(req, codec.decodeCloseReceipt, { uncertain: { lastFdBefore } });
+    } catch (err) {
+      if (!(err instanceof UncertainError)) await this.cancelAfterFailure(err);
+      throw err;
+    }
+  }
+
+  private async cancelAfterFailure(cause: unknown): Promise<void> {
+    try {
+      await this.simple(Cmd.CANCEL_RECEIPT, this.opPwd);
+      this.log.warn({ cause: errText(cause) }, 'shtrih: receipt cancelled after a failure');
+    } catch (err) {
+      if (err instanceof DriverError && err.deviceCode === DEVICE_RECEIPT_CLOSED) return;
+      this.log.warn({ cause: errText(cause), err: errText(err) }, 'shtrih: could not cancel the receipt');
+    }
+  }
+
+  /** After FF45 the receipt is fiscalized: everything here is best effort and never throws. */
+  private async fiscalResult(receipt: FiscalReceipt, closed: codec.CloseResult): Promise<FiscalResult> {
+    const outcome = await this.bestEffort(() => this.settlePrint(true), 'still_printing' as PrintOutcome);
+    if (outcome === 'paper_out') this.log.warn({ fd: closed.fdNumber }, 'shtrih: receipt fiscalized, paper ran out while printing');
+    const shift = await this.bestEffort(
+      () => this.exec(codec.passwordOnly(Cmd.FN_SHIFT_PARAMS, this.sysPwd), codec.decodeShiftParams),
+      undefined,
+    );
+    const dateTime = closed.dateTime ?? (await this.bestEffort(async () => (await this.readDocument(closed.fdNumber))?.dateTime, undefined));
+    const fnNumber = this.deviceInfo?.fnNumber ?? (await this.bestEffort(() => this.readFnNumber(), ''));
+    return {
+      fdNumber: closed.fdNumber,
+      fiscalSign: closed.fiscalSign,
+      dateTime: dateTime ?? codec.localDateTime(this.now()),
+      shiftNumber: shift?.shiftNumber ?? 0,
+      receiptNumber: shift?.receiptNumber ?? 0,
+      fnNumber,
+      operation: receipt.operation,
+      total: receipt.total,
+      change: closed.change,
+    };
+  }
+
+  /** E0h (open shift) or 41h (Z report), then the FN's document for it. */
+  private async shiftDocument(code: typeof Cmd.OPEN_SHIFT | typeof Cmd.Z_REPORT, cashier?: { name: string; inn?: string }): Promise<ShiftResult> {
+    if (cashier?.name) this.log.debug({ cashier: cashier.name }, 'shtrih: E0h/41h take the cashier from the device tables');
+    const lastFdBefore = (await this.fnStatus()).lastFd;
+    await this.simple(code, this.opPwd, { uncertain: { lastFdBefore } });
+    await this.bestEffort(() => this.settlePrint(true), 'still_printing' as PrintOutcome);
+    const doc = await this.readLastDocument();
+    const shiftNumber = doc.shiftNumber ?? (await this.exec(codec.passwordOnly(Cmd.FN_SHIFT_PARAMS, this.sysPwd), codec.decodeShiftParams)).shiftNumber;
+    return { shiftNumber, fdNumber: doc.fdNumber, fiscalSign: doc.fiscalSign, dateTime: doc.dateTime };
+  }
+
+  private async cash(code: typeof Cmd.CASH_IN | typeof Cmd.CASH_OUT, sum: number): Promise<void> {
+    const req = codec.cashRequest(code, this.opPwd, sum);
+    await this.exec(req, (a) => codec.decodeCash(code, a), { uncertain: { lastFdBefore: undefined } });
+    await this.settlePrint(true);
+  }
+
+  private async doContinuePrint(): Promise<void> {
+    const deadline = this.now().getTime() + (this.opts.continueWaitMs ?? 120_000);
+    for (;;) {
+      const st = await this.shortStatus();
+      if (st.submode === SUBMODE_IDLE) return;
+      if (st.submode === SUBMODE_WAIT_CONTINUE) {
+        await this.simple(Cmd.CONTINUE_PRINT, this.opPwd);
+        await this.settlePrint(false);
+        return;
+      }
+      if (this.now().getTime() >= deadline) throw noPaper(st.submode);
+      await this.sleep();
+    }
+  }
+
+  /**
+   * Polls 10h until the print ends: submode 3 → B0h (paper is back); submode 1/2 → paper out: 'paper_out' when
+   * `tolerateOut`, else NO_PAPER; still printing after printWaitMs → 'still_printing'.
+   */
+  private async settlePrint(tolerateOut: boolean): Promise<PrintOutcome> {
+    const deadline = this.now().getTime() + (this.opts.printWaitMs ?? 30_000);
+    for (;;) {
+      const st = await this.shortStatus();
+      if (st.submode === SUBMODE_IDLE) return 'done';
+      if (st.submode === SUBMODE_WAIT_CONTINUE) await this.simple(Cmd.CONTINUE_PRINT, this.opPwd);
+      else if (st.submode === 1 || st.submode === 2) {
+        if (tolerateOut) return 'paper_out';
+        throw noPaper(st.submode);
+      }
+      if (this.now().getTime() >= deadline) return 'still_printing';
+      await this.sleep();
+    }
+  }
+
+  private async readLastDocument(): Promise<DocumentRef> {
+    const lastFd = (await this.fnStatus()).lastFd;
+    if (lastFd === 0) return { fdNumber: 0, type: 0, dateTime: '', fiscalSign: 0 };
+    const doc = await this.readDocument(lastFd);
+    if (!doc) throw new DriverError(DriverCodes.BAD_ANSWER, 'retryable', `FF0A: the FN does not find its last document ${lastFd}`);
+    return doc;
+  }
+
+  /** FF0A; the FN's "no data" → undefined. */
+  private async readDocument(fdNumber: number): Promise<DocumentRef | undefined> {
+    try {
+      const { ofdTicket: _t, ...doc } = await this.exec(codec.findDocumentRequest(this.sysPwd, fdNumber), codec.decodeDocument);
+      return doc;
+    } catch (err) {
+      if (err instanceof DriverError && err.deviceCode !== undefined && NO_DATA_CODES.has(err.deviceCode)) return undefined;
+      throw err;
+    }
+  }
+
+  private async readFnNumber(): Promise<string> {
+    return this.exec(codec.passwordOnly(Cmd.FN_NUMBER, this.sysPwd), codec.decodeFnNumber);
+  }
+
+  private fnStatus(signal?: AbortSignal): Promise<codec.FnStatus> {
+    return this.exec(codec.passwordOnly(Cmd.FN_STATUS, this.sysPwd), codec.decodeFnStatus, { signal });
+  }
+
+  private shortStatus(signal?: AbortSignal): Promise<codec.ShortStatus> {
+    return this.exec(codec.passwordOnly(Cmd.SHORT_STATUS, this.opPwd), codec.decodeShortStatus, { signal });
+  }
+
+  /** A password-only command whose answer carries nothing we use. */
+  private async simple(code: number, pwd: number, opts: ExecOptions = {}): Promise<void> {
+    await this.exec(codec.passwordOnly(code, pwd), (a) => codec.decodeEmpty(code, a), opts);
+  }
+
+  // ------------------------------------------------------------------------------------------------ plumbing
+
+  /**
+   * Sends one request and decodes its answer. 50h "printing previous command" answers are waited out and the
+   * command sent again (an error answer means it was not executed). With `uncertain`, a command that may have been
+   * executed but whose answer is lost or unreadable becomes an UncertainError.
+   */
+  private async exec<T>(req: Buffer, decode: (answer: Buffer) => T, opts: ExecOptions = {}): Promise<T> {
+    for (let busy = 0; ; busy++) {
+      if (opts.signal?.aborted) throw new DriverError(DriverCodes.ABORTED, 'retryable', 'aborted', { command: cmdName(req) });
+      try {
+        const link = await this.ensureLink();
+        return decode(await link.send(req, opts.signal ? { signal: opts.signal } : {}));
+      } catch (err) {
+        if (isBusy(err) && busy < (this.opts.busyRetries ?? 20)) {
+          await this.sleep();
+          continue;
+        }
+        throw opts.uncertain ? toUncertain(err, req, opts.uncertain.lastFdBefore) : err;
+      }
+    }
+  }
+
+  private async ensureLink(): Promise<ShtrihLink> {
+    if (this.closed) throw new DriverError(DriverCodes.NOT_OPEN, 'retryable', 'the driver is closed');
+    if (this.link && !this.link.gone) return this.link;
+    const port = this.link === undefined && this.opts.port ? this.opts.port : await this.newPort();
+    this.link = new ShtrihLink(port, { logger: this.log, ...this.opts.link });
+    return this.link;
+  }
+
+  private async newPort(): Promise<BytePort> {
+    if (!this.opts.openPort) throw new DriverError(DriverCodes.LINK_GONE, 'retryable', 'the port is gone and there is no way to reopen it');
+    try {
+      return await this.opts.openPort();
+    } catch (err) {
+      throw new DriverError(DriverCodes.NO_LINK, 'retryable', `cannot open the port: ${errText(err)}`, { cause: err });
+    }
+  }
+
+  /** Status extras that some registers lack: a device refusal → undefined; link failures still throw. */
+  private async optional<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof LinkError || !(err instanceof DriverError)) throw err;
+      this.log.debug({ err: errText(err) }, 'shtrih: optional status read failed');
+      return undefined;
+    }
+  }
+
+  private async bestEffort<T>(fn: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.log.warn({ err: errText(err) }, 'shtrih: read after a fiscal document failed');
+      return fallback;
+    }
+  }
+
+  private sleep(): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, this.opts.pollIntervalMs ?? 300));
+  }
+}
+
+function shiftState(mode: number, fnShiftOpen: boolean | undefined): ShiftState {
+  if (mode === MODE_SHIFT_EXPIRED) return 'expired';
+  if (mode === MODE_SHIFT_OPEN || mode === MODE_DOCUMENT_OPEN) return 'open';
+  if (mode === MODE_SHIFT_CLOSED) return 'closed';
+  return fnShiftOpen ? 'open' : 'closed';
+}
+
+function isBusy(err: unknown): boolean {
+  return err instanceof DriverError && err.deviceCode === DEVICE_BUSY_PRINTING;
+}
+
+/** A closing command that may have run: link failure after possible delivery, or an unreadable success answer. */
+function toUncertain(err: unknown, req: Buffer, lastFdBefore: number | undefined): unknown {
+  const maybeRan = (err instanceof LinkError && err.possiblyDelivered) || (err instanceof DriverError && err.code === DriverCodes.BAD_ANSWER);
+  if (!maybeRan) return err;
+  const fd = lastFdBefore === undefined ? '' : ` (FN last FD before: ${lastFdBefore})`;
+  return new UncertainError(`${cmdName(req)} may have been executed: ${errText(err)}${fd}`, { command: cmdName(req), cause: err, lastFdBefore });
+}
+
+function noPaper(submode: number): DriverError {
+  return new DriverError(DriverCodes.NO_PAPER, 'operator', `no receipt paper (submode ${submode}); load paper, then continue printing`);
+}
+
+function cmdName(req: Buffer): string {
+  return commandName(commandCode(req));
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

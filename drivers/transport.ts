@@ -1,0 +1,167 @@
+/**
+ * Byte ports to a register: a tty through `serialport` (8N1, no flow control) or `tcp://host:port` (registers reached
+ * over TCP/RNDIS). Both give the same small interface the protocol layers use.
+ */
+import net from 'node:net';
+
+/** A byte pipe to a device. `onGone` fires once when the port closes or fails (a pulled USB cable). */
+export interface BytePort {
+  write(data: Buffer): Promise<void>;
+  onData(listener: (chunk: Buffer) => void): void;
+  onGone(listener: (reason: Error) => void): void;
+  close(): Promise<void>;
+}
+
+export interface OpenPortOptions {
+  /** serial speed; default 115200 */
+  baudRate?: number;
+  /**
+   * A serialport `BindingInterface` (tests pass `SerialPortMock.binding`); default: the platform's real binding.
+   * Typed loosely because serialport does not export the interface type from its entry point.
+   */
+  binding?: object;
+  /** TCP connect timeout; default 5000 ms */
+  connectTimeoutMs?: number;
+}
+
+export const DEFAULT_BAUD_RATE = 115200;
+
+/** Opens `/dev/ttyACM0`-style paths through serialport, or `tcp://host:port` through a socket. */
+export async function openPort(target: string, opts: OpenPortOptions = {}): Promise<BytePort> {
+  if (target.startsWith('tcp://')) return openTcp(target, opts.connectTimeoutMs ?? 5000);
+  return openSerial(target, opts);
+}
+
+/** Shared plumbing: a 'gone' signal that fires once, data listeners. */
+class PortBase {
+  private goneListeners: Array<(reason: Error) => void> = [];
+  private dataListeners: Array<(chunk: Buffer) => void> = [];
+  private goneReason: Error | undefined;
+
+  onData(listener: (chunk: Buffer) => void): void {
+    this.dataListeners.push(listener);
+  }
+
+  onGone(listener: (reason: Error) => void): void {
+    if (this.goneReason) listener(this.goneReason);
+    else this.goneListeners.push(listener);
+  }
+
+  protected emitData(chunk: Buffer): void {
+    for (const l of this.dataListeners) l(chunk);
+  }
+
+  protected emitGone(reason: Error): void {
+    if (this.goneReason) return;
+    this.goneReason = reason;
+    for (const l of this.goneListeners.splice(0)) l(reason);
+  }
+
+  protected get gone(): Error | undefined {
+    return this.goneReason;
+  }
+}
+
+interface SerialLike {
+  open(cb: (err: Error | null) => void): void;
+  write(data: Buffer, cb: (err: Error | null | undefined) => void): boolean;
+  drain(cb: (err: Error | null) => void): void;
+  close(cb: (err: Error | null) => void): void;
+  on(event: 'data', l: (chunk: Buffer) => void): unknown;
+  on(event: 'close' | 'error', l: (err?: Error | null) => void): unknown;
+  readonly isOpen: boolean;
+}
+
+class SerialBytePort extends PortBase implements BytePort {
+  constructor(private readonly sp: SerialLike, path: string) {
+    super();
+    sp.on('data', (chunk) => this.emitData(chunk));
+    sp.on('close', (err) => this.emitGone(err ?? new Error(`${path} closed`)));
+    sp.on('error', (err) => this.emitGone(err ?? new Error(`${path} failed`)));
+  }
+
+  write(data: Buffer): Promise<void> {
+    if (this.gone) return Promise.reject(this.gone);
+    return new Promise((resolve, reject) => {
+      this.sp.write(data, (err) => (err ? reject(err) : this.sp.drain((e) => (e ? reject(e) : resolve()))));
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.sp.isOpen) return Promise.resolve();
+    return new Promise((resolve) => this.sp.close(() => resolve()));
+  }
+}
+
+async function openSerial(path: string, opts: OpenPortOptions): Promise<BytePort> {
+  // Loaded on demand: importing serialport loads the native binding.
+  const { SerialPort } = await import('serialport');
+  const options = {
+    path,
+    baudRate: opts.baudRate ?? DEFAULT_BAUD_RATE,
+    dataBits: 8 as const,
+    parity: 'none' as const,
+    stopBits: 1 as const,
+    rtscts: false,
+    xon: false,
+    xoff: false,
+    autoOpen: false,
+    ...(opts.binding ? { binding: opts.binding } : {}),
+  };
+  const sp = new SerialPort(options) as unknown as SerialLike;
+  const port = new SerialBytePort(sp, path);
+  await new Promise<void>((resolve, reject) => sp.open((err) => (err ? reject(err) : resolve())));
+  return port;
+}
+
+class TcpBytePort extends PortBase implements BytePort {
+  constructor(private readonly socket: net.Socket, target: string) {
+    super();
+    socket.on('data', (chunk) => this.emitData(chunk));
+    socket.on('close', () => this.emitGone(new Error(`${target} closed`)));
+    socket.on('error', (err) => this.emitGone(err));
+  }
+
+  write(data: Buffer): Promise<void> {
+    if (this.gone) return Promise.reject(this.gone);
+    return new Promise((resolve, reject) => this.socket.write(data, (err) => (err ? reject(err) : resolve())));
+  }
+
+  close(): Promise<void> {
+    if (this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    });
+  }
+}
+
+export function parseTcpTarget(target: string): { host: string; port: number } {
+  const u = new URL(target);
+  const port = Number(u.port);
+  if (u.protocol !== 'tcp:' || !u.hostname || !Number.isInteger(port) || port <= 0 || port > 65535) {
+    throw new RangeError(`bad TCP target ${target}, expected tcp://host:port`);
+  }
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port };
+}
+
+function openTcp(target: string, timeoutMs: number): Promise<BytePort> {
+  const { host, port } = parseTcpTarget(target);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    socket.setNoDelay(true);
+    const timer = setTimeout(() => socket.destroy(new Error(`connect to ${target}: timeout ${timeoutMs} ms`)), timeoutMs);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      reject(err);
+    };
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      socket.setKeepAlive(true, 10_000);
+      resolve(new TcpBytePort(socket, target));
+    });
+  });
+}

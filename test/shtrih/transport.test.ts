@@ -1,0 +1,58 @@
+import t from 'tap';
+import net from 'node:net';
+import { SerialPortMock } from 'serialport';
+import { openPort, parseTcpTarget } from '../../drivers/transport.ts';
+import { ShtrihLink } from '../../drivers/shtrih/protocol.ts';
+import { MemPort, ShtrihPeer, fastLink, hex } from './peer.ts';
+
+const STATUS_ANSWER = hex('10 00 1E B2 02 02 00 00 9F F8 00 00 00 75 08 00');
+
+t.test('tty through serialport with an injected binding: bytes both ways, gone on close', async (t) => {
+  SerialPortMock.binding.reset();
+  SerialPortMock.binding.createPort('/dev/ttyFAKE0', { echo: true });
+  const port = await openPort('/dev/ttyFAKE0', { binding: SerialPortMock.binding });
+  const got: Buffer[] = [];
+  port.onData((c) => got.push(c));
+  let gone: Error | undefined;
+  port.onGone((e) => (gone = e));
+  await port.write(hex('05'));
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(Buffer.concat(got), hex('05'), 'the mock echoes what was written');
+  await port.close();
+  await new Promise((r) => setTimeout(r, 5));
+  t.ok(gone, 'closing signals gone');
+  await t.rejects(port.write(hex('05')));
+  await t.rejects(openPort('/dev/ttyMISSING', { binding: SerialPortMock.binding }));
+});
+
+t.test('tcp://host:port: a register behind TCP, with the extra 0xFF after each ACK', async (t) => {
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    const line = new MemPort();
+    const peer = new ShtrihPeer(line, () => STATUS_ANSWER, { tcpFiller: true });
+    line.toHost = (chunk) => void socket.write(chunk);
+    socket.on('data', (chunk) => line.fromHost(chunk));
+    t.teardown(() => void peer);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const { port: tcpPort } = server.address() as net.AddressInfo;
+  const port = await openPort(`tcp://127.0.0.1:${tcpPort}`);
+  const link = new ShtrihLink(port, fastLink);
+  t.same(await link.send(hex('10 1E 00 00 00')), STATUS_ANSWER);
+  t.same(await link.send(hex('10 1E 00 00 00')), STATUS_ANSWER, 'the filler byte does not disturb the next exchange');
+  let gone: Error | undefined;
+  port.onGone((e) => (gone = e));
+  sockets[0]!.destroy();
+  await new Promise((r) => setTimeout(r, 30));
+  t.ok(gone, 'the peer closing the socket signals gone');
+  await t.rejects(link.send(hex('10 1E 00 00 00')), { code: 'LINK_GONE' });
+  await port.close();
+});
+
+t.test('tcp targets: parsing and refusal', async (t) => {
+  t.same(parseTcpTarget('tcp://192.168.137.111:7778'), { host: '192.168.137.111', port: 7778 });
+  t.throws(() => parseTcpTarget('tcp://host'));
+  await t.rejects(openPort('tcp://127.0.0.1:1', { connectTimeoutMs: 500 }));
+});
