@@ -1,0 +1,92 @@
+/**
+ * `kkt-gateway demo`: an embedded MQTT broker (aedes) on localhost, the register emulator on a pseudo-terminal,
+ * and the gateway between them; publishes a sample 3-item receipt and prints its results.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { Aedes } from 'aedes';
+import { parseConfig } from '../config/index.ts';
+import { createLogger } from '../log.ts';
+import { buildGateway } from '../app.ts';
+import { Emulator } from '../../drivers/emulator/emulator.ts';
+import { createPty } from '../../drivers/emulator/pty.ts';
+import { sampleReceipt } from './sample.ts';
+
+async function listen(server: Server, port: number): Promise<number> {
+  server.listen(port, '127.0.0.1');
+  try {
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([e]) => Promise.reject(e))]);
+  } catch {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+  }
+  return (server.address() as AddressInfo).port;
+}
+
+export async function demo(opts: { once: boolean }): Promise<number> {
+  const out = (s: string): boolean => process.stdout.write(`${s}\n`);
+  const dir = mkdtempSync(join(tmpdir(), 'kkt-demo-'));
+
+  const broker = await Aedes.createBroker();
+  const server = createServer((s: Socket) => broker.handle(s));
+  const port = await listen(server, 1883);
+  const url = `mqtt://127.0.0.1:${port}`;
+
+  const emulator = new Emulator({ journalPath: join(dir, 'fn-journal.jsonl') });
+  const pty = await createPty();
+  emulator.attach(pty.stream);
+
+  const config = parseConfig({
+    gateway_id: 'demo',
+    data_dir: join(dir, 'data'),
+    mqtt: { url, protocol_version: 4, health_interval: 60 },
+    device: { port: pty.path },
+    web: { port: 0 },
+    log: { level: 'warn' },
+  });
+  const gw = await buildGateway({ config, logger: createLogger({ level: 'warn' }) });
+  gw.start();
+
+  out(`broker    ${url} (aedes, embedded)`);
+  out(`register  emulator on ${pty.path} (journal ${join(dir, 'fn-journal.jsonl')})`);
+  out(`gateway   base topic ${config.mqtt.base_topic}, data in ${config.data_dir}`);
+
+  const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `kkt-demo-store-${process.pid}` });
+  await client.subscribeAsync(`${config.mqtt.base_topic}/result`, { qos: 1 });
+  const externalId = `demo-${Date.now()}`;
+  const done = new Promise<void>((resolve) => {
+    client.on('message', (_topic, payload) => {
+      const r = JSON.parse(payload.toString()) as { external_id: string; status: string };
+      out(`result    ${payload.toString()}`);
+      if (r.external_id === externalId && r.status !== 'accepted') resolve();
+    });
+  });
+  const body = JSON.stringify(sampleReceipt(externalId));
+  out(`publish   ${config.mqtt.base_topic}/receipt ← 3 items paid by card, external_id ${externalId}`);
+  await client.publishAsync(`${config.mqtt.base_topic}/receipt`, body, { qos: 1 });
+  await done;
+
+  out('');
+  out('Publish another receipt with any MQTT client, e.g.:');
+  out(`  mosquitto_pub -h 127.0.0.1 -p ${port} -q 1 -t ${config.mqtt.base_topic}/receipt -m '${body.replace(externalId, 'my-order-1')}'`);
+  out(`  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t '${config.mqtt.base_topic}/#'`);
+  if (!opts.once) {
+    out('Ctrl-C stops the demo.');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+  }
+  await client.endAsync();
+  await gw.stop();
+  await gw.store.close();
+  emulator.close();
+  await pty.close();
+  await new Promise<void>((r) => broker.close(() => r()));
+  server.close();
+  return 0;
+}

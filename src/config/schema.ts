@@ -1,0 +1,152 @@
+/** The configuration file: JSON, validated by this schema (ajv), every field but the register's port defaulted. */
+import type { TaxSystem } from '../../drivers/types.ts';
+
+export interface Config {
+  gateway_id: string;
+  data_dir: string;
+  mqtt: {
+    url: string;
+    client_id: string;
+    base_topic: string;
+    protocol_version: 4 | 5;
+    username?: string;
+    password?: string;
+    ca?: string;
+    cert?: string;
+    key?: string;
+    reject_unauthorized: boolean;
+    keepalive: number;
+    reconnect_min_ms: number;
+    reconnect_max_ms: number;
+    health_interval: number;
+  };
+  device: {
+    port: string;
+    protocol: 'shtrih';
+    baud_rate: number;
+    /** sysadmin password (30 by default) */
+    password: number;
+    answer_timeout_ms?: number;
+  };
+  fiscal: {
+    tax_systems: TaxSystem[];
+    company_inn?: string;
+    cashier?: { name: string; inn?: string };
+    require_customer_contact: boolean;
+    max_items: number;
+  };
+  shift: {
+    /** local time "HH:MM" at which the shift is closed every day */
+    close_at: string;
+    /** close at the latest this many hours after opening (a shift may not last 24 h) */
+    max_hours: number;
+  };
+  queue: {
+    max_receipts: number;
+    retention_days: number;
+  };
+  web: { host: string; port: number };
+  log: { level: 'silent' | 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+}
+
+const taxSystems = ['osn', 'usn_income', 'usn_income_outcome', 'envd', 'esn', 'patent'];
+
+/** JSON schema; `{{id}}` in string defaults is replaced by gateway_id after validation. */
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['device'],
+  properties: {
+    gateway_id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', default: '' },
+    data_dir: { type: 'string', minLength: 1, default: './data' },
+    mqtt: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        url: { type: 'string', pattern: '^(mqtts?|wss?|tcp|ssl)://.+', default: 'mqtt://localhost:1883' },
+        client_id: { type: 'string', minLength: 1, maxLength: 128, default: 'kkt-gateway-{{id}}' },
+        base_topic: { type: 'string', pattern: '^[^#+]+[^/#+]$', default: 'kkt/{{id}}' },
+        protocol_version: { enum: [4, 5], default: 5 },
+        username: { type: 'string' },
+        password: { type: 'string' },
+        ca: { type: 'string', description: 'path of a PEM CA file' },
+        cert: { type: 'string', description: 'path of a PEM client certificate' },
+        key: { type: 'string', description: 'path of a PEM client key' },
+        reject_unauthorized: { type: 'boolean', default: true },
+        keepalive: { type: 'integer', minimum: 5, maximum: 3600, default: 30 },
+        reconnect_min_ms: { type: 'integer', minimum: 100, maximum: 600000, default: 1000 },
+        reconnect_max_ms: { type: 'integer', minimum: 100, maximum: 3600000, default: 60000 },
+        health_interval: { type: 'integer', minimum: 1, maximum: 86400, default: 30 },
+      },
+    },
+    device: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['port'],
+      properties: {
+        port: { type: 'string', minLength: 1 },
+        protocol: { enum: ['shtrih'], default: 'shtrih' },
+        baud_rate: { enum: [2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600], default: 115200 },
+        password: { type: 'integer', minimum: 0, maximum: 99999999, default: 30 },
+        answer_timeout_ms: { type: 'integer', minimum: 100, maximum: 600000 },
+      },
+    },
+    fiscal: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        tax_systems: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: taxSystems }, default: ['osn'] },
+        company_inn: { type: 'string', pattern: '^([0-9]{10}|[0-9]{12})$' },
+        cashier: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name'],
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 64 },
+            inn: { type: 'string', pattern: '^[0-9]{12}$' },
+          },
+        },
+        require_customer_contact: { type: 'boolean', default: true },
+        max_items: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+      },
+    },
+    shift: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        close_at: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', default: '03:00' },
+        max_hours: { type: 'number', minimum: 1, maximum: 23.9, default: 23.5 },
+      },
+    },
+    queue: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max_receipts: { type: 'integer', minimum: 1, maximum: 10000000, default: 100000 },
+        retention_days: { type: 'integer', minimum: 1, maximum: 3650, default: 30 },
+      },
+    },
+    web: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', minLength: 1, default: '0.0.0.0' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { level: { enum: ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' } },
+    },
+  },
+} as const;
+
+/** Dotted paths of fields never to be shown in clear (logs, health, web). */
+export const secretPaths = ['mqtt.password'] as const;

@@ -1,0 +1,111 @@
+/** What a queued job does on the register, and how its outcome is recorded and published. */
+import { DriverError, type DeviceStatus, type FiscalDriver, type FiscalReceipt } from '../../drivers/types.ts';
+import type { DispatchJob, JobOutcome, JobRunner } from '../dispatch/dispatcher.ts';
+import { parseReceiptMessage } from '../fiscal/parse.ts';
+import { doneResult, failResult, formatTimestamp } from '../fiscal/result.ts';
+import { toKopecks, MAX_TOTAL_KOPECKS } from '../fiscal/money.ts';
+import { GatewayError, type GatewayErrorJson } from '../errors.ts';
+import type { Topics } from '../mqtt/bridge.ts';
+import type { Logger } from '../log.ts';
+import type { QueueStore } from '../queue/store.ts';
+import type { Job, OutboxMessage } from '../queue/types.ts';
+import { responseMessage } from './ingest.ts';
+import type { Shifts } from './shifts.ts';
+
+export interface RunnerDeps {
+  store: QueueStore;
+  topics: Topics;
+  logger: Logger;
+  now: () => Date;
+  registrationNumber: () => string;
+  shifts: Shifts;
+  /** an outcome was recorded: flush the outbox */
+  onOutbox: () => void;
+  /** a Z-report was produced */
+  onZReport?: (z: object) => void;
+}
+
+export function driverErrorJson(err: Error): GatewayErrorJson {
+  if (err instanceof DriverError) {
+    return new GatewayError(err.code, 'device', err.message, err.retryable, undefined, err.deviceCode).toJSON();
+  }
+  if (err instanceof GatewayError) return err.toJSON();
+  return new GatewayError('SYSTEM', 'system', err.message, false).toJSON();
+}
+
+export class Runner implements JobRunner {
+  /** the parsed head receipt: parsing happens once per job, not once per attempt */
+  private cached: { seq: number; receipt: FiscalReceipt } | undefined;
+
+  constructor(private readonly d: RunnerDeps) {}
+
+  receiptOf(job: DispatchJob): FiscalReceipt | undefined {
+    if (this.cached?.seq === job.seq) return this.cached.receipt;
+    // the body was fully validated when accepted; the register-dependent checks are not repeated here
+    const parsed = parseReceiptMessage((job as Job).body, { requireCustomerContact: false, maxItems: Number.MAX_SAFE_INTEGER });
+    if (!parsed.ok) return undefined;
+    this.cached = { seq: job.seq, receipt: parsed.request.receipt };
+    return parsed.request.receipt;
+  }
+
+  commandDocTypes(job: DispatchJob): number[] {
+    if (job.command === 'open_shift') return [2];
+    if (job.command === 'close_shift') return [5];
+    return [];
+  }
+
+  async prepare(status: DeviceStatus, driver: FiscalDriver, job: DispatchJob): Promise<void> {
+    await this.d.shifts.beforeJob(status, driver, job);
+  }
+
+  async runCommand(job: DispatchJob, driver: FiscalDriver): Promise<unknown> {
+    const p = job.params ?? {};
+    switch (job.command) {
+      case 'open_shift':
+        return this.d.shifts.open(driver);
+      case 'close_shift':
+        return this.d.shifts.close(driver, 'command');
+      case 'x_report':
+        await driver.xReport();
+        return {};
+      case 'cash_in':
+      case 'cash_out': {
+        const sum = toKopecks(p.sum, 'sum', MAX_TOTAL_KOPECKS);
+        await (job.command === 'cash_in' ? driver.cashIn(sum) : driver.cashOut(sum));
+        return { sum: p.sum };
+      }
+      default:
+        throw new GatewayError('UNKNOWN_COMMAND', 'system', `unknown command ${job.command}`);
+    }
+  }
+
+  async finish(job: DispatchJob, outcome: JobOutcome): Promise<void> {
+    const now = this.d.now();
+    const outbox: OutboxMessage[] = [];
+    let result: object;
+    let zreport: object | undefined;
+    if (job.kind === 'receipt') {
+      const id = job.externalId ?? '';
+      result = outcome.status === 'done' && outcome.receipt
+        ? doneResult(id, outcome.receipt, { registrationNumber: this.d.registrationNumber(), now })
+        : failResult(id, driverErrorJson(outcome.status === 'fail' ? outcome.error : new Error('no fiscal result')), now);
+      outbox.push({ topic: this.d.topics.result, payload: JSON.stringify(result) });
+    } else {
+      const command = job.command ?? 'unknown';
+      const transaction = job.params?.transaction;
+      const msg = outcome.status === 'done'
+        ? responseMessage(this.d.topics, command, transaction, { status: 'ok', data: outcome.data })
+        : responseMessage(this.d.topics, command, transaction, { status: 'error', error: driverErrorJson(outcome.error) });
+      outbox.push(msg);
+      result = JSON.parse(msg.payload) as object;
+      if (command === 'close_shift' && outcome.status === 'done') {
+        zreport = { ...(outcome.data as object), closed_at: formatTimestamp(now) };
+        outbox.push({ topic: this.d.topics.zreport, payload: JSON.stringify(zreport) });
+      }
+    }
+    await this.d.store.complete(job.seq, { status: outcome.status, result, outbox, ...(zreport ? { zreport } : {}) });
+    if (zreport) this.d.onZReport?.(zreport);
+    this.d.logger.info({ seq: job.seq, externalId: job.externalId, command: job.command, status: outcome.status }, 'job finished');
+    this.d.onOutbox();
+  }
+}

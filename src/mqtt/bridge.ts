@@ -1,0 +1,153 @@
+/**
+ * The MQTT side of the gateway (MQTT.js): a persistent session with a fixed client id, QoS 1 subscriptions,
+ * write-before-ack for incoming messages, retained state with a last will, retained health.
+ */
+import { readFileSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
+import type { Logger } from '../log.ts';
+import type { Config } from '../config/index.ts';
+
+export interface Topics {
+  receipt: string;
+  requestPrefix: string;
+  result: string;
+  zreport: string;
+  state: string;
+  health: string;
+  response(command: string): string;
+}
+
+export function topicsFor(base: string): Topics {
+  return {
+    receipt: `${base}/receipt`,
+    requestPrefix: `${base}/request/`,
+    result: `${base}/result`,
+    zreport: `${base}/zreport`,
+    state: `${base}/state`,
+    health: `${base}/health`,
+    response: (command) => `${base}/response/${command}`,
+  };
+}
+
+/** Called for every incoming message; the broker gets its PUBACK only after the promise resolves. */
+export type MessageHandler = (topic: string, payload: Buffer) => Promise<void>;
+
+export interface BridgeOptions {
+  mqtt: Config['mqtt'];
+  logger: Logger;
+  onMessage: MessageHandler;
+  /** injectable for tests */
+  connect?: (url: string, opts: IClientOptions) => MqttClient;
+}
+
+export const OFFLINE = JSON.stringify({ state: 'offline' });
+export const ONLINE = JSON.stringify({ state: 'online' });
+
+export function clientOptions(cfg: Config['mqtt']): IClientOptions {
+  const topics = topicsFor(cfg.base_topic);
+  const opts: IClientOptions = {
+    clientId: cfg.client_id,
+    clean: false,
+    protocolVersion: cfg.protocol_version,
+    keepalive: cfg.keepalive,
+    reconnectPeriod: cfg.reconnect_min_ms,
+    connectTimeout: 30_000,
+    resubscribe: true,
+    queueQoSZero: false,
+    will: { topic: topics.state, payload: Buffer.from(OFFLINE), qos: 1, retain: true },
+    rejectUnauthorized: cfg.reject_unauthorized,
+  };
+  if (cfg.protocol_version === 5) opts.properties = { sessionExpiryInterval: 7 * 24 * 3600 };
+  if (cfg.username !== undefined) opts.username = cfg.username;
+  if (cfg.password !== undefined) opts.password = cfg.password;
+  if (cfg.ca) opts.ca = readFileSync(cfg.ca);
+  if (cfg.cert) opts.cert = readFileSync(cfg.cert);
+  if (cfg.key) opts.key = readFileSync(cfg.key);
+  return opts;
+}
+
+/** Emits 'connect' once subscribed (receipts can flow), 'offline' when the connection is lost. */
+export class MqttBridge extends EventEmitter {
+  readonly topics: Topics;
+  private client: MqttClient | undefined;
+  private backoffMs: number;
+  private stopping = false;
+
+  constructor(private readonly opts: BridgeOptions) {
+    super();
+    this.topics = topicsFor(opts.mqtt.base_topic);
+    this.backoffMs = opts.mqtt.reconnect_min_ms;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  get brokerUrl(): string {
+    return this.opts.mqtt.url;
+  }
+
+  start(): void {
+    const { mqtt: cfg, logger } = this.opts;
+    const connect = this.opts.connect ?? mqtt.connect;
+    const client = connect(cfg.url, clientOptions(cfg));
+    this.client = client;
+    client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {
+      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+      this.opts.onMessage(packet.topic, payload).then(
+        () => done(),
+        (err: Error) => {
+          logger.error({ err, topic: packet.topic }, 'message not stored; not acknowledged, the broker will redeliver');
+          done(err);
+        },
+      );
+    };
+    client.on('connect', (connack) => {
+      this.backoffMs = cfg.reconnect_min_ms;
+      client.options.reconnectPeriod = cfg.reconnect_min_ms;
+      logger.info({ broker: cfg.url, sessionPresent: connack.sessionPresent }, 'MQTT connected');
+      const subscribed = (): void => {
+        client.publish(this.topics.state, ONLINE, { qos: 1, retain: true });
+        this.emit('connect');
+      };
+      if (connack.sessionPresent) return subscribed();
+      client.subscribe([this.topics.receipt, `${this.topics.requestPrefix}+`], { qos: 1 }, (err) => {
+        if (err) {
+          logger.error({ err }, 'MQTT subscribe failed; reconnecting');
+          client.stream.destroy(err);
+          return;
+        }
+        subscribed();
+      });
+    });
+    client.on('close', () => {
+      if (this.stopping) return;
+      // exponential backoff between reconnects, reset on success
+      this.backoffMs = Math.min(this.backoffMs * 2, cfg.reconnect_max_ms);
+      client.options.reconnectPeriod = this.backoffMs;
+      this.emit('offline');
+    });
+    client.on('error', (err) => logger.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'MQTT error'));
+  }
+
+  /** QoS 1 publish; resolves when the broker acknowledged it. */
+  publish(topic: string, payload: string | Buffer, opts: { retain?: boolean } = {}): Promise<void> {
+    const client = this.client;
+    if (!client || !client.connected) return Promise.reject(new Error('MQTT not connected'));
+    return new Promise((resolve, reject) => {
+      client.publish(topic, payload, { qos: 1, retain: opts.retain === true }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** Publishes `offline` (retained) and disconnects cleanly, keeping the persistent session. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      await this.publish(this.topics.state, OFFLINE, { retain: true }).catch(() => undefined);
+    }
+    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+  }
+}

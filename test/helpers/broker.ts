@@ -1,0 +1,98 @@
+/** Real MQTT brokers for tests: mosquitto (from apt) as a child process, or aedes in-process, on loopback TCP. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import * as net from 'node:net';
+
+export interface TestBroker {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  /** restart on the same port (mosquitto keeps its persistence file when persistence is on) */
+  restart?(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function waitForPort(port: number, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`broker did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface MosquittoOptions {
+  persistence?: boolean;
+  extraConfig?: string;
+}
+
+/** mosquitto with max_queued_messages raised (its default of 1000 silently drops QoS 1 bursts). */
+export async function startMosquitto(opts: MosquittoOptions = {}): Promise<TestBroker> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'kkt-mosq-'));
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'max_queued_messages 1000000',
+      'max_inflight_messages 100',
+      `persistence ${opts.persistence ? 'true' : 'false'}`,
+      `persistence_location ${dir}/`,
+      'autosave_interval 1',
+      opts.extraConfig ?? '',
+    ].join('\n') + '\n',
+  );
+  let child: ChildProcess;
+  const launch = async (): Promise<void> => {
+    child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.resume();
+    await waitForPort(port);
+  };
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  };
+  await launch();
+  return { url: `mqtt://127.0.0.1:${port}`, port, stop, restart: async () => (await stop(), await launch()) };
+}
+
+/** aedes, embedded (MQTT 3.1.1 only). */
+export async function startAedes(): Promise<TestBroker> {
+  const { Aedes } = await import('aedes');
+  const broker = await Aedes.createBroker();
+  const server: Server = createServer(broker.handle as (s: net.Socket) => void);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      await new Promise<void>((r) => broker.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
