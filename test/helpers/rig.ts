@@ -13,7 +13,7 @@ import { parseConfig, type Config } from '../../src/config/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { buildGateway } from '../../src/app.ts';
 import type { Gateway } from '../../src/service.ts';
-import { startAedes, startMosquitto, type TestBroker } from './broker.ts';
+import { startAedes, startMosquitto, type MosquittoOptions, type TestBroker } from './broker.ts';
 
 export interface ResultMsg {
   external_id: string;
@@ -82,6 +82,7 @@ export class StoreClient {
 
 export interface RigOptions {
   broker?: 'aedes' | 'mosquitto';
+  brokerOptions?: MosquittoOptions;
   emulator?: EmulatorOptions;
   config?: Record<string, any>;
   dir?: string;
@@ -102,7 +103,7 @@ export interface Rig {
 
 export async function makeRig(o: RigOptions = {}): Promise<Rig> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'kkt-rig-'));
-  const broker = o.broker === 'mosquitto' ? await startMosquitto() : await startAedes();
+  const broker = o.broker === 'mosquitto' ? await startMosquitto(o.brokerOptions) : await startAedes();
   const emulator = new Emulator({ journalPath: join(dir, 'fn.jsonl'), ...o.emulator });
   const pty = await createPty();
   emulator.attach(pty.stream);
