@@ -305,16 +305,19 @@ export class ShtrihDriver implements FiscalDriver {
     }
   }
 
-  /** After FF45 the receipt is fiscalized: everything here is best effort and never throws. */
+  /**
+   * After FF45 the receipt is fiscalized: everything here is best effort and never throws. FN reads come first
+   * (a 50h "printing" answer is waited out), then the print is followed to its end.
+   */
   private async fiscalResult(receipt: FiscalReceipt, closed: codec.CloseResult): Promise<FiscalResult> {
-    const outcome = await this.bestEffort(() => this.settlePrint(true), 'still_printing' as PrintOutcome);
-    if (outcome === 'paper_out') this.log.warn({ fd: closed.fdNumber }, 'shtrih: receipt fiscalized, paper ran out while printing');
     const shift = await this.bestEffort(
       () => this.exec(codec.passwordOnly(Cmd.FN_SHIFT_PARAMS, this.sysPwd), codec.decodeShiftParams),
       undefined,
     );
     const dateTime = closed.dateTime ?? (await this.bestEffort(async () => (await this.readDocument(closed.fdNumber))?.dateTime, undefined));
     const fnNumber = this.deviceInfo?.fnNumber ?? (await this.bestEffort(() => this.readFnNumber(), ''));
+    const outcome = await this.bestEffort(() => this.settlePrint(true), 'still_printing' as PrintOutcome);
+    if (outcome === 'paper_out') this.log.warn({ fd: closed.fdNumber }, 'shtrih: receipt fiscalized, paper ran out while printing');
     return {
       fdNumber: closed.fdNumber,
       fiscalSign: closed.fiscalSign,
@@ -355,7 +358,10 @@ export class ShtrihDriver implements FiscalDriver {
         await this.settlePrint(false);
         return;
       }
-      if (this.now().getTime() >= deadline) throw noPaper(st.submode);
+      if (this.now().getTime() >= deadline) {
+        if (st.submode === 1 || st.submode === 2) throw noPaper(st.submode);
+        return; // still printing: nothing to continue
+      }
       await this.sleep();
     }
   }

@@ -68,7 +68,7 @@ t.test('fiscalize: items, receipt tags, close; result from FF45, FF40, FF0A', as
     fnNumber: '9289000100055632', operation: 1, total: 180000, change: 0,
   });
   const codes = reg.codes();
-  t.same(codes.slice(3), ['10', 'FF01', 'FF46', 'FF46', 'FF0C', 'FF45', '10', 'FF40', 'FF0A']);
+  t.same(codes.slice(3), ['10', 'FF01', 'FF46', 'FF46', 'FF0C', 'FF45', 'FF40', 'FF0A', '10']);
   const items = reg.peer.executed.filter((p) => p[0] === 0xff && p[1] === 0x46);
   t.equal(items[1]!.readUIntLE(7, 6), 1_500_000, 'quantity 1.5 in millionths');
   t.equal(items[1]![28], 0xcb, 'VAT 22 % tax byte');
