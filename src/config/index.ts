@@ -83,8 +83,14 @@ export function parseConfig(input: unknown, overrides: ConfigOverrides = {}, hos
   return cfg;
 }
 
+/** data_dir when the file and the flags leave it unset: systemd's $STATE_DIRECTORY (its first entry), else undefined (→ ./data). */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const first = env.STATE_DIRECTORY?.split(':')[0];
+  return first ? first : undefined;
+}
+
 /** Reads and validates the configuration file; a missing file is treated as `{}` (then only the port is missing). */
-export async function loadConfig(file: string, overrides: ConfigOverrides = {}, hostname = os.hostname()): Promise<Config> {
+export async function loadConfig(file: string, overrides: ConfigOverrides = {}, hostname = os.hostname(), env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   let text = '{}';
   try {
     text = await fs.readFile(file, 'utf8');
@@ -96,6 +102,10 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     parsed = JSON.parse(text);
   } catch (err) {
     throw new ConfigError([{ field: '(root)', message: `not valid JSON: ${(err as Error).message}` }], file);
+  }
+  const stateDir = defaultDataDir(env);
+  if (stateDir && overrides.dataDir === undefined && typeof parsed === 'object' && parsed !== null && (parsed as Record<string, unknown>).data_dir === undefined) {
+    overrides = { ...overrides, dataDir: stateDir };
   }
   return parseConfig(parsed, overrides, hostname, file);
 }
@@ -132,23 +142,37 @@ export async function saveConfig(file: string, cfg: Config): Promise<void> {
 
 export const REDACTED = '***';
 
-/** A deep copy with every secret replaced by "***" (absent secrets stay absent). */
-export function redactConfig(cfg: Config): Config {
-  const out = structuredClone(cfg) as unknown as Record<string, any>;
-  for (const p of secretPaths) {
-    const keys = p.split('.');
-    let node = out;
-    for (const k of keys.slice(0, -1)) node = node?.[k];
-    const last = keys[keys.length - 1]!;
-    if (node && node[last] !== undefined) node[last] = REDACTED;
-  }
-  return out as unknown as Config;
+/** Every (holder object, key) where a secret of `cfg` lives. */
+function secretSlots(cfg: unknown): Array<[Record<string, unknown>, string]> {
+  const out: Array<[Record<string, unknown>, string]> = [];
+  const walk = (node: unknown, parts: string[]): void => {
+    if (node === null || typeof node !== 'object') return;
+    const [head, ...rest] = parts;
+    if (head === undefined) return;
+    const isArray = head.endsWith('[]');
+    const key = isArray ? head.slice(0, -2) : head;
+    const child = (node as Record<string, unknown>)[key];
+    if (rest.length === 0) {
+      if (child !== undefined) out.push([node as Record<string, unknown>, key]);
+    } else if (isArray && Array.isArray(child)) {
+      for (const el of child) walk(el, rest);
+    } else walk(child, rest);
+  };
+  for (const p of secretPaths) walk(cfg, p.split('.'));
+  return out;
 }
 
-/** The configured secrets' values (for pino redaction of free text and for tests that grep outputs). */
+/** A deep copy with every secret replaced by "***" (absent secrets stay absent). */
+export function redactConfig(cfg: Config): Config {
+  const out = structuredClone(cfg);
+  for (const [holder, key] of secretSlots(out)) holder[key] = REDACTED;
+  return out;
+}
+
+/** The configured secrets' values (for masking free text in logs and for tests that grep outputs). */
 export function secretValues(cfg: Config): string[] {
-  return secretPaths
-    .map((p) => p.split('.').reduce<any>((n, k) => n?.[k], cfg))
+  return secretSlots(cfg)
+    .map(([holder, key]) => holder[key])
     .filter((v): v is string => typeof v === 'string' && v.length > 0);
 }
 

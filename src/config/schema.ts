@@ -46,6 +46,18 @@ export interface Config {
     retention_days: number;
   };
   web: { host: string; port: number };
+  security: {
+    /** HMAC-SHA256 signed receipts and commands (see README §Signed messages) */
+    signing: {
+      enabled: boolean;
+      /** every key listed is valid (two at once while rotating) */
+      keys: Array<{ id: string; secret: string }>;
+      /** a signed message older than this (by its `ts`) is refused as a replay; keep it below queue.retention_days */
+      max_age_s: number;
+      /** tolerated clock skew of a `ts` from the future */
+      max_skew_s: number;
+    };
+  };
   log: { level: 'silent' | 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
 }
 
@@ -139,6 +151,34 @@ export const configSchema = {
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
       },
     },
+    security: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        signing: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: 'boolean', default: false },
+            keys: {
+              type: 'array',
+              maxItems: 8,
+              default: [],
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['id', 'secret'],
+                properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$' }, secret: { type: 'string', minLength: 16, maxLength: 512 } },
+              },
+            },
+            max_age_s: { type: 'integer', minimum: 60, maximum: 30 * 86400, default: 7 * 86400 },
+            max_skew_s: { type: 'integer', minimum: 0, maximum: 86400, default: 300 },
+          },
+        },
+      },
+    },
     log: {
       type: 'object',
       additionalProperties: false,
@@ -148,5 +188,5 @@ export const configSchema = {
   },
 } as const;
 
-/** Dotted paths of fields never to be shown in clear (logs, health, web). */
-export const secretPaths = ['mqtt.password'] as const;
+/** Dotted paths of fields never to be shown in clear (logs, health, web); `[]` walks an array. */
+export const secretPaths = ['mqtt.password', 'security.signing.keys[].secret'] as const;

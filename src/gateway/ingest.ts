@@ -10,6 +10,7 @@ import type { Topics } from '../mqtt/bridge.ts';
 import type { Logger } from '../log.ts';
 import type { QueueStore } from '../queue/store.ts';
 import type { OutboxMessage } from '../queue/types.ts';
+import { verifyEnvelope, externalIdOf, type SigningConfig } from '../security/signature.ts';
 
 /** Commands that go through the queue, in order with receipts. */
 export const QUEUED_COMMANDS = new Set(['open_shift', 'close_shift', 'x_report', 'cash_in', 'cash_out']);
@@ -26,6 +27,8 @@ export interface IngestDeps {
   status: () => Promise<unknown>;
   /** the outbox has something new */
   onOutbox: () => void;
+  /** signed messages (security.signing); off when absent or disabled */
+  signing?: () => SigningConfig;
 }
 
 export function responseMessage(topics: Topics, command: string, transaction: unknown, body: { status: 'ok'; data?: unknown } | { status: 'error'; error: GatewayErrorJson }): OutboxMessage {
@@ -40,11 +43,27 @@ export class Ingest {
   constructor(private readonly d: IngestDeps) {}
 
   /** Resolves once the message is durably handled (then the broker gets its PUBACK). */
-  async handle(topic: string, payload: Buffer): Promise<void> {
+  async handle(topic: string, raw: Buffer): Promise<void> {
     const { topics } = this.d;
-    if (topic === topics.receipt) return this.receipt(payload);
-    if (topic.startsWith(topics.requestPrefix)) return this.request(topic.slice(topics.requestPrefix.length), payload);
-    this.d.logger.warn({ topic }, 'message on an unexpected topic ignored');
+    const isReceipt = topic === topics.receipt;
+    const command = topic.startsWith(topics.requestPrefix) ? topic.slice(topics.requestPrefix.length) : undefined;
+    if (!isReceipt && command === undefined) {
+      this.d.logger.warn({ topic }, 'message on an unexpected topic ignored');
+      return;
+    }
+    let payload = raw;
+    const signing = this.d.signing?.();
+    if (signing?.enabled) {
+      try {
+        payload = verifyEnvelope(raw, signing, Math.floor(this.d.now().getTime() / 1000));
+      } catch (err) {
+        const error = (err as GatewayError).toJSON();
+        this.d.logger.warn({ topic, code: error.code, reason: error.text }, 'message refused: signature');
+        if (isReceipt) return this.answer({ topic: topics.result, payload: JSON.stringify(failResult(externalIdOf(raw) as string, error, this.d.now())) });
+        return this.answer(responseMessage(topics, command!, null, { status: 'error', error }));
+      }
+    }
+    return isReceipt ? this.receipt(payload) : this.request(command!, payload, signing?.enabled === true);
   }
 
   private async answer(msg: OutboxMessage): Promise<void> {
@@ -90,7 +109,7 @@ export class Ingest {
     }
   }
 
-  private async request(command: string, payload: Buffer): Promise<void> {
+  private async request(command: string, payload: Buffer, signed = false): Promise<void> {
     const { store, topics } = this.d;
     let params: Record<string, unknown> = {};
     try {
@@ -119,6 +138,10 @@ export class Ingest {
       default:
         if (!QUEUED_COMMANDS.has(command)) {
           return reply({ status: 'error', error: fail(SystemCodes.UNKNOWN_COMMAND, `unknown command ${command}`) });
+        }
+        if (signed && (transaction === undefined || transaction === null)) {
+          // a replayed signed command must be an idempotent duplicate: the transaction is its key
+          return reply({ status: 'error', error: new GatewayError('SIGNATURE', 'validation', 'signed commands need a `transaction`').toJSON() });
         }
         return this.queueCommand(command, params, payload);
     }
