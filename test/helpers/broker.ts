@@ -24,7 +24,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, ms = 10_000): Promise<void> {
+async function waitForPort(port: number, ms = 10_000, exited?: () => string | undefined): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -36,14 +36,18 @@ async function waitForPort(port: number, ms = 10_000): Promise<void> {
       sock.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`broker did not listen on ${port}`);
+    const why = exited?.();
+    if (why !== undefined || Date.now() > deadline) throw new Error(`broker did not listen on ${port}${why ? `: ${why}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 export interface MosquittoOptions {
   persistence?: boolean;
+  /** more listeners and settings, appended */
   extraConfig?: string;
+  /** `per_listener_settings true` (each listener its own auth) */
+  perListenerSettings?: boolean;
 }
 
 /** mosquitto with max_queued_messages raised (its default of 1000 silently drops QoS 1 bursts). */
@@ -54,6 +58,9 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<TestB
   writeFileSync(
     conf,
     [
+      ...(opts.perListenerSettings ? ['per_listener_settings true'] : []),
+      // started as root, mosquitto would drop to its own user and could not read the test's temp files
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
       `listener ${port} 127.0.0.1`,
       'allow_anonymous true',
       'max_queued_messages 1000000',
@@ -67,8 +74,9 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<TestB
   let child: ChildProcess;
   const launch = async (): Promise<void> => {
     child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr?.resume();
-    await waitForPort(port);
+    let err = '';
+    child.stderr?.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
+    await waitForPort(port, 10_000, () => (child.exitCode !== null ? `mosquitto exited ${child.exitCode}: ${err}` : undefined));
   };
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;

@@ -83,6 +83,8 @@ export class StoreClient {
 export interface RigOptions {
   broker?: 'aedes' | 'mosquitto';
   brokerOptions?: MosquittoOptions;
+  /** a broker the test started itself (the rig does not stop it) */
+  externalBroker?: TestBroker;
   emulator?: EmulatorOptions;
   config?: Record<string, any>;
   dir?: string;
@@ -103,7 +105,7 @@ export interface Rig {
 
 export async function makeRig(o: RigOptions = {}): Promise<Rig> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'kkt-rig-'));
-  const broker = o.broker === 'mosquitto' ? await startMosquitto(o.brokerOptions) : await startAedes();
+  const broker = o.externalBroker ?? (o.broker === 'mosquitto' ? await startMosquitto(o.brokerOptions) : await startAedes());
   const emulator = new Emulator({ journalPath: join(dir, 'fn.jsonl'), ...o.emulator });
   const pty = await createPty();
   emulator.attach(pty.stream);
@@ -148,7 +150,7 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
       await store.close();
       emulator.close();
       await pty.close();
-      await broker.stop();
+      if (!o.externalBroker) await broker.stop();
     },
   };
   return rig;
