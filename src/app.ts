@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import type { Config } from './config/index.ts';
 import type { Logger } from './log.ts';
-import { QueueStore } from './queue/store.ts';
+import { QueueStore, type QueueOptions } from './queue/store.ts';
 import { Gateway } from './service.ts';
 import { ShtrihDriver } from '../drivers/shtrih/driver.ts';
 import { openPort } from '../drivers/transport.ts';
@@ -11,6 +11,8 @@ import { openPort } from '../drivers/transport.ts';
 export interface AppOptions {
   config: Config;
   logger: Logger;
+  /** test hook: sees (and may fail) every LevelDB batch, e.g. to play a full disk */
+  beforeWrite?: QueueOptions['beforeWrite'];
 }
 
 export async function buildGateway(o: AppOptions): Promise<Gateway> {
@@ -21,6 +23,7 @@ export async function buildGateway(o: AppOptions): Promise<Gateway> {
     maxJobs: config.queue.max_receipts,
     retentionDays: config.queue.retention_days,
     logger: logger.child({ part: 'queue' }),
+    ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}),
   });
   const driverLog = logger.child({ part: 'driver' });
   const driverFactory = async (): Promise<ShtrihDriver> =>

@@ -27,6 +27,8 @@ export interface IngestDeps {
   status: () => Promise<unknown>;
   /** the outbox has something new */
   onOutbox: () => void;
+  /** publishes at once, bypassing the outbox (used when the disk refuses writes); best effort */
+  publishNow?: (topic: string, payload: string) => Promise<void>;
   /** signed messages (security.signing); off when absent or disabled */
   signing?: () => SigningConfig;
 }
@@ -82,7 +84,15 @@ export class Ingest {
     }
     const { externalId } = parsed.request;
     const accepted: OutboxMessage = { topic: topics.result, payload: JSON.stringify(acceptedResult(externalId, now())) };
-    const res = await store.accept({ kind: 'receipt', externalId, body: payload.toString('utf8'), outbox: accepted });
+    let res;
+    try {
+      res = await store.accept({ kind: 'receipt', externalId, body: payload.toString('utf8'), outbox: accepted });
+    } catch (err) {
+      // the disk refused it: say so at once (the outbox is on that disk), and leave the message unacknowledged
+      const error = err instanceof GatewayError ? err.toJSON() : fail(SystemCodes.STORAGE, String(err), true);
+      await this.d.publishNow?.(topics.result, JSON.stringify(failResult(externalId, error, now()))).catch(() => undefined);
+      throw err;
+    }
     switch (res.status) {
       case 'accepted':
         this.d.onOutbox();

@@ -98,8 +98,12 @@ export class MqttBridge extends EventEmitter {
       this.opts.onMessage(packet.topic, payload).then(
         () => done(),
         (err: Error) => {
-          logger.error({ err, topic: packet.topic }, 'message not stored; not acknowledged, the broker will redeliver');
-          done(err);
+          // not acknowledged: drop the connection so that nothing after it is taken either, and the broker
+          // redelivers it (persistent session) when we are back, after the reconnect backoff
+          logger.error({ err: { message: err.message, code: (err as { code?: string }).code }, topic: packet.topic }, 'message not stored; not acknowledged, reconnecting for a redelivery');
+          this.emit('refused', err);
+          client.stream?.destroy();
+          done(err); // an error: MQTT.js sends no PUBACK
         },
       );
     };

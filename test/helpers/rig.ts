@@ -83,6 +83,8 @@ export class StoreClient {
 export interface RigOptions {
   broker?: 'aedes' | 'mosquitto';
   brokerOptions?: MosquittoOptions;
+  /** passed to the gateway's queue store: sees every LevelDB batch, may fail it */
+  beforeWrite?: (ops: readonly unknown[]) => void | Promise<void>;
   /** a broker the test started itself (the rig does not stop it) */
   externalBroker?: TestBroker;
   emulator?: EmulatorOptions;
@@ -130,7 +132,7 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
     config,
     store,
     async startGateway() {
-      const gw = await buildGateway({ config, logger: createLogger({ level: config.log.level, destination: process.stderr as any }) });
+      const gw = await buildGateway({ config, logger: createLogger({ level: config.log.level, destination: process.stderr as any }), ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}) });
       const ready = gw.ready();
       gw.start();
       await ready;
