@@ -62,6 +62,11 @@ export interface LinkOptions {
   retries?: number;
   /** waits for an answer of a command the device took (each up to its answer timeout); default 3 */
   answerWaits?: number;
+  /**
+   * While waiting for an answer, ask with ENQ this often (the device answers ACK while it prepares or holds an
+   * answer, §1.3): a lost answer is then recovered in about this time instead of a whole answer timeout; default 1000 ms
+   */
+  answerPollMs?: number;
   /** per command code (0x10, 0xff45 …), overriding DEFAULT_ANSWER_TIMEOUTS */
   answerTimeouts?: Partial<Record<number, number>>;
   defaultAnswerTimeoutMs?: number;
@@ -103,6 +108,7 @@ export class ShtrihLink {
       quietMs: opts.quietMs ?? 50,
       retries: opts.retries ?? 10,
       answerWaits: opts.answerWaits ?? 3,
+      answerPollMs: opts.answerPollMs ?? 1000,
       answerTimeouts: { ...DEFAULT_ANSWER_TIMEOUTS, ...opts.answerTimeouts },
       defaultAnswerTimeoutMs: opts.defaultAnswerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS,
     };
@@ -146,6 +152,8 @@ class Exchange {
   private badFrames = 0;
   private foreign = 0;
   private answerWaits = 0;
+  /** when waiting for the answer must end: answerWaits × the command's answer timeout after the first wait */
+  private answerDeadline: number | undefined;
 
   constructor(private readonly link: ShtrihLink, request: Buffer, private readonly opts: SendOptions) {
     this.frame = encodeFrame(request);
@@ -220,10 +228,11 @@ class Exchange {
   /** Reads an answer frame (after waiting for its STX if `waitStx`); ACKs a good one, NAKs a damaged one. */
   private async readFrame(waitStx: boolean): Promise<Buffer | undefined> {
     if (waitStx && !(await this.waitStx())) {
-      if (++this.answerWaits >= this.s.answerWaits) {
-        throw this.fail(DriverCodes.ANSWER_TIMEOUT, `no answer within ${this.timeoutMs} ms (${this.answerWaits} waits)`);
+      this.answerWaits++;
+      if (Date.now() >= this.answerDeadline!) {
+        throw this.fail(DriverCodes.ANSWER_TIMEOUT, `no answer within ${this.timeoutMs} ms × ${this.s.answerWaits} (${this.answerWaits} ENQ polls)`);
       }
-      return undefined;
+      return undefined; // ask again with ENQ
     }
     const payload = await this.readBody();
     if (payload === undefined) {
@@ -274,8 +283,10 @@ class Exchange {
     }
   }
 
+  /** waits for STX until the next ENQ poll is due (or the answer deadline) */
   private async waitStx(): Promise<boolean> {
-    const deadline = Date.now() + this.timeoutMs;
+    this.answerDeadline ??= Date.now() + this.timeoutMs * this.s.answerWaits;
+    const deadline = Math.min(this.answerDeadline, Date.now() + Math.min(this.s.answerPollMs, this.timeoutMs));
     for (;;) {
       const b = await this.tryRead(1, deadline - Date.now());
       if (b === undefined) return false;

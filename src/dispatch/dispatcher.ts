@@ -192,6 +192,11 @@ export class Dispatcher extends EventEmitter {
     }
 
     let status = await driver.status();
+    if (status.paper === 'waiting_continue') {
+      // paper was replaced after it ran out mid-print: finish that print (B0h) before anything else
+      await driver.continuePrint();
+      status = await driver.status();
+    }
     if (status.receiptOpen) {
       // reconcile has cleared ours; anything open now is a leftover no job accounts for
       await driver.cancelReceipt();
