@@ -13,6 +13,8 @@ export interface AppOptions {
   logger: Logger;
   /** test hook: sees (and may fail) every LevelDB batch, e.g. to play a full disk */
   beforeWrite?: QueueOptions['beforeWrite'];
+  /** dispatcher backoff after a device problem (default 200 ms doubling to 10 s) */
+  backoff?: { minMs: number; maxMs: number };
 }
 
 export async function buildGateway(o: AppOptions): Promise<Gateway> {
@@ -33,5 +35,5 @@ export async function buildGateway(o: AppOptions): Promise<Gateway> {
       logger: driverLog,
       link: { logger: driverLog, ...(config.device.answer_timeout_ms ? { defaultAnswerTimeoutMs: config.device.answer_timeout_ms } : {}) },
     });
-  return new Gateway({ config, logger, store, driverFactory });
+  return new Gateway({ config, logger, store, driverFactory, ...(o.backoff ? { backoff: o.backoff } : {}) });
 }

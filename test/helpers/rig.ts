@@ -85,6 +85,7 @@ export interface RigOptions {
   brokerOptions?: MosquittoOptions;
   /** passed to the gateway's queue store: sees every LevelDB batch, may fail it */
   beforeWrite?: (ops: readonly unknown[]) => void | Promise<void>;
+  backoff?: { minMs: number; maxMs: number };
   /** a broker the test started itself (the rig does not stop it) */
   externalBroker?: TestBroker;
   emulator?: EmulatorOptions;
@@ -132,7 +133,7 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
     config,
     store,
     async startGateway() {
-      const gw = await buildGateway({ config, logger: createLogger({ level: config.log.level, destination: process.stderr as any }), ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}) });
+      const gw = await buildGateway({ config, logger: createLogger({ level: config.log.level, destination: process.stderr as any }), ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}), backoff: o.backoff ?? { minMs: 50, maxMs: 1000 } });
       const ready = gw.ready();
       gw.start();
       await ready;
