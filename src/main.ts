@@ -3,7 +3,10 @@ import { parseArgs } from 'node:util';
 import { loadConfig, defaultConfigPath, secretValues, ConfigError, type ConfigOverrides } from './config/index.ts';
 import { createLogger } from './log.ts';
 import { buildGateway } from './app.ts';
-import { listCandidates, preferredPath } from './device/ports.ts';
+import { listCandidates } from './device/ports.ts';
+import { createNotifier } from './system/sd-notify.ts';
+import { serve } from './system/lifecycle.ts';
+import { formatCandidates } from './device/ports-format.ts';
 
 const USAGE = `kkt-gateway — MQTT → fiscal register (ККТ) gateway
 
@@ -51,38 +54,13 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
   }
   const logger = createLogger({ level: config.log.level, secrets: secretValues(config) });
   const gw = await buildGateway({ config, logger });
-  gw.start();
-  logger.info({ base: config.mqtt.base_topic, broker: config.mqtt.url, device: config.device.port }, 'kkt-gateway started');
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onSignal = (sig: string): void => {
-      if (stopping) {
-        logger.warn({ sig }, 'second signal: exiting at once (the next start reconciles the register)');
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ sig }, 'stopping: finishing the job on the wire');
-      gw.stop().then(() => gw.store.close()).then(resolve, (err) => {
-        logger.error({ err }, 'stop failed');
-        resolve();
-      });
-    };
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
-    process.on('SIGINT', () => onSignal('SIGINT'));
-  });
-  return 0;
+  logger.info({ base: config.mqtt.base_topic, broker: config.mqtt.url, device: config.device.port, data: config.data_dir }, 'kkt-gateway starting');
+  const notifier = await createNotifier({ logger });
+  return serve({ gateway: gw, logger, notifier });
 }
 
 async function ports(): Promise<number> {
-  const list = await listCandidates();
-  if (list.length === 0) {
-    process.stdout.write('no serial ports found\n');
-    return 0;
-  }
-  for (const c of list) {
-    const id = c.vendorId ? `${c.vendorId}:${c.productId ?? '????'}` : '-';
-    process.stdout.write(`${preferredPath(c)}\n    device ${c.path}  usb ${id}  ${c.family ? `${c.family}: ${c.note}` : 'unknown device'}${c.manufacturer ? `  (${c.manufacturer})` : ''}\n`);
-  }
+  process.stdout.write(formatCandidates(await listCandidates()));
   return 0;
 }
 

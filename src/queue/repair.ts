@@ -33,6 +33,7 @@ export function explainOpenError(err: unknown, dir: string): string {
 export async function repairDb(dir: string, now = new Date()): Promise<string> {
   const backup = `${dir}.damaged-${now.toISOString().replace(/[:.]/g, '-')}`;
   await fs.cp(dir, backup, { recursive: true, errorOnExist: true, force: false });
-  await Level.repair(dir);
+  // classic-level's static repair (the typings of `level` do not list it)
+  await (Level as unknown as { repair(location: string): Promise<void> }).repair(dir);
   return backup;
 }

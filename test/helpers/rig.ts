@@ -91,6 +91,8 @@ export interface RigOptions {
   emulator?: EmulatorOptions;
   config?: Record<string, any>;
   dir?: string;
+  /** a stable symlink for the pty (like /dev/serial/by-id/…); the gateway is configured with it */
+  ptyLink?: string;
 }
 
 export interface Rig {
@@ -110,7 +112,7 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'kkt-rig-'));
   const broker = o.externalBroker ?? (o.broker === 'mosquitto' ? await startMosquitto(o.brokerOptions) : await startAedes());
   const emulator = new Emulator({ journalPath: join(dir, 'fn.jsonl'), ...o.emulator });
-  const pty = await createPty();
+  const pty = await createPty(o.ptyLink ? { link: o.ptyLink } : {});
   emulator.attach(pty.stream);
   const config = parseConfig(
     {
