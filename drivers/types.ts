@@ -35,6 +35,16 @@ export interface FiscalItem {
   paymentObject: number;
   /** tag 2108 measure, 0 = piece */
   measure?: number;
+  /** agent item: 1222 agent bit, 1224 supplier {1225 name, 1171 phones}, 1226 supplier INN (sent with FF4D) */
+  agent?: ItemAgentTags;
+}
+
+export interface ItemAgentTags {
+  /** tag 1222: one bit (0x01 bank paying agent … 0x40 another agent) */
+  agentBits?: number;
+  supplierInn?: string;
+  supplierName?: string;
+  supplierPhones?: string[];
 }
 
 /** Payment kinds of FF45 / FFD tags, kopecks each. */

@@ -3,7 +3,7 @@
  * start and stop. Real parts are passed in (composition root: src/main.ts); tests pass their own.
  */
 import { EventEmitter } from 'node:events';
-import type { DeviceStatus, FiscalDriver, ZReportResult } from '../drivers/types.ts';
+import { DriverError, type DeviceStatus, type FiscalDriver, type ZReportResult } from '../drivers/types.ts';
 import type { Config } from './config/index.ts';
 import type { Logger } from './log.ts';
 import { QueueStore } from './queue/store.ts';
@@ -13,7 +13,9 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { Ingest } from './gateway/ingest.ts';
 import { Runner } from './gateway/runner.ts';
 import { OutboxPump } from './gateway/outbox.ts';
-import { Shifts } from './gateway/shifts.ts';
+import { SHIFT_CHECK, Shifts, type ZReportRecord } from './gateway/shifts.ts';
+import { BOOK_META, zReport, type ZBook } from './gateway/zbook.ts';
+import { clockDrift, watchSections } from './gateway/watch.ts';
 import { healthSnapshot } from './gateway/health.ts';
 import { formatTimestamp } from './fiscal/result.ts';
 
@@ -45,7 +47,10 @@ export class Gateway extends EventEmitter {
   private device: { status: DeviceStatus; at: number } | undefined;
   private timers: NodeJS.Timeout[] = [];
   private lastHealth = '';
+  private shiftCheckQueued = false;
   private stopped = false;
+  /** set by stop(): no new job is started (messages still arriving are stored and acknowledged for the next run) */
+  private draining = false;
 
   constructor(private readonly d: GatewayDeps) {
     super();
@@ -65,7 +70,8 @@ export class Gateway extends EventEmitter {
       cashier,
       closeAt: () => cfg.shift.close_at,
       maxHours: () => cfg.shift.max_hours,
-      onZReport: (z, reason) => this.recordZReport(z, reason),
+      buildZReport: (z, reason, status) => this.buildZReport(z, reason, status),
+      onZReport: (z) => this.recordZReport(z),
       load: () => this.store.getMeta<{ number: number; openedAt: string }>('shift'),
       save: (s) => this.store.setMeta('shift', s),
     });
@@ -73,8 +79,8 @@ export class Gateway extends EventEmitter {
       store: this.store,
       topics: this.topics,
       logger: logger.child({ part: 'runner' }),
-      now: () => new Date(this.now()),
-      registrationNumber: () => this.link.state.info?.registrationNumber ?? '',
+      now: () => this.stampNow(),
+      registrationNumber: () => this.link.state.info?.registrationNumber ?? cfg.fiscal.registration_number ?? '',
       shifts: this.shifts,
       onOutbox: () => {
         this.link.touch();
@@ -84,7 +90,7 @@ export class Gateway extends EventEmitter {
     this.dispatcher = new Dispatcher({
       store: this.store,
       runner,
-      driver: () => this.link.get(),
+      driver: () => (this.draining ? Promise.reject(new DriverError('STOPPING', 'retryable', 'the gateway is stopping')) : this.link.get()),
       dropDriver: (reason) => this.link.drop(reason),
       logger: logger.child({ part: 'dispatch' }),
       now: this.now,
@@ -104,6 +110,8 @@ export class Gateway extends EventEmitter {
       onQueued: () => this.dispatcher.nudge(),
       onOutbox: () => this.outbox.kick(),
       status: () => this.statusReport(),
+      signing: () => cfg.security.signing,
+      publishNow: (topic, payload) => this.bridge.publish(topic, payload),
     });
 
     this.bridge.on('connect', () => {
@@ -114,11 +122,54 @@ export class Gateway extends EventEmitter {
     this.dispatcher.on('change', () => void this.publishHealth());
   }
 
-  private async recordZReport(z: ZReportResult, reason: string): Promise<void> {
-    const report = { ...z, reason, closed_at: formatTimestamp(new Date(this.now())) };
-    await this.store.addZReport(report);
-    await this.store.enqueueOutbox({ topic: this.topics.zreport, payload: JSON.stringify(report) });
+  /** The contract's Z-report: the register's document plus the gateway's book of the shift (src/gateway/zbook.ts). */
+  private async buildZReport(z: ZReportResult, reason: string, status: DeviceStatus | undefined): Promise<ZReportRecord> {
+    const info = this.link.state.info;
+    const { report, book } = zReport(await this.store.getMeta<ZBook>(BOOK_META), z, {
+      reason,
+      ...(status ? { status } : {}),
+      ...(info?.fnNumber ? { fnNumber: info.fnNumber } : {}),
+      registrationNumber: info?.registrationNumber ?? this.d.config.fiscal.registration_number ?? '',
+      taxSystems: info?.taxSystems ?? this.d.config.fiscal.tax_systems,
+      recordedAt: formatTimestamp(this.stampNow()),
+    });
+    return { report, meta: { [BOOK_META]: book } };
+  }
+
+  /**
+   * Host time for stamps (results, Z-reports), corrected by the register's clock when the host's is off by more
+   * than watch.clock_drift_max_s (a Raspberry Pi boots without RTC and keeps a stale time until NTP syncs).
+   */
+  private stampNow(): Date {
+    const t = this.now();
+    const drift = this.device ? clockDrift(this.device.status, this.device.at) : undefined;
+    return new Date(drift !== undefined && Math.abs(drift) > this.d.config.watch.clock_drift_max_s * 1000 ? t + drift : t);
+  }
+
+  /** An automatic Z-report: stored, queued for `<base>/zreport` and the book reset, in one batch. */
+  private async recordZReport(z: ZReportRecord): Promise<void> {
+    await this.store.addZReport(z.report, { outbox: { topic: this.topics.zreport, payload: JSON.stringify(z.report) }, meta: z.meta });
     this.outbox.kick();
+  }
+
+  /**
+   * The shift timer: with no job waiting, a close that is due (by the register's clock in a fresh status) is queued
+   * as an internal job, so it runs through the dispatcher like everything else and never interleaves with a receipt.
+   * With jobs waiting the policy runs before the next of them anyway.
+   */
+  private async checkShift(status: DeviceStatus): Promise<void> {
+    if (this.draining || this.shiftCheckQueued || this.store.depth() > 0) return;
+    this.shiftCheckQueued = true;
+    try {
+      const due = await this.shifts.due(status);
+      if (!due) return;
+      await this.store.accept({ kind: 'command', command: SHIFT_CHECK, params: { reason: due }, body: '' });
+      this.dispatcher.nudge();
+    } catch (err) {
+      this.d.logger.warn({ err }, 'shift check failed');
+    } finally {
+      this.shiftCheckQueued = false;
+    }
   }
 
   /** resolves once the gateway takes receipts: subscribed on the broker (the queue serves from start) */
@@ -144,8 +195,11 @@ export class Gateway extends EventEmitter {
       const status = await driver.status();
       this.device = { status, at: this.now() };
       this.link.touch();
+      await this.checkShift(status);
       if (this.dispatcher.state.blocked) this.dispatcher.nudge();
-      await this.publishHealth();
+      // not awaited: the `status` command runs inside the MQTT message handler, and waiting there for the PUBACK of
+      // the health message would wait forever (the client takes no packet while the handler runs)
+      void this.publishHealth();
     } catch {
       /* the link reports itself */
     }
@@ -163,6 +217,7 @@ export class Gateway extends EventEmitter {
       link: this.link.state,
       ...(this.device ? { device: this.device.status, deviceAt: this.device.at } : {}),
       dispatcher: this.dispatcher.state,
+      ...(this.device ? { extra: watchSections(this.device.status, this.device.at, this.d.config.watch) } : {}),
     });
   }
 
@@ -191,6 +246,9 @@ export class Gateway extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    // Drain: no new job starts; the job on the wire finishes (a receipt is never cut half-way). Messages arriving
+    // meanwhile are stored durably before their PUBACK, as always, and wait in the queue for the next run.
+    this.draining = true;
     await this.dispatcher.stop();
     await Promise.race([this.outbox.idle(), new Promise((r) => setTimeout(r, flushMs).unref())]);
     await this.bridge.stop();

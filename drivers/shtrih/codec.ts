@@ -278,9 +278,24 @@ export function cashierTlvs(cashier: { name: string; inn?: string } | undefined)
   return [tlvString(1021, cashier.name, 64), ...(cashier.inn ? [tlvInn(1203, cashier.inn)] : [])];
 }
 
-/** Item tags FF46 has no field for: 2108 measure (FFD 1.2) when not "piece". Empty = no FF4D needed. */
+/**
+ * Item tags FF46 has no field for: 2108 measure (FFD 1.2) when not "piece"; agent data 1222, 1224 {1225 supplier
+ * name, 1171 phones}, 1226 supplier INN. Empty = no FF4D needed. The supplier name is cut to 160 bytes so that 1224
+ * fits one FF4D block.
+ */
 export function itemTlvs(item: FiscalItem): Buffer[] {
-  return item.measure ? [tlv(2108, Buffer.from([item.measure]))] : [];
+  const out: Buffer[] = item.measure ? [tlv(2108, Buffer.from([item.measure]))] : [];
+  const a = item.agent;
+  if (a) {
+    if (a.agentBits) out.push(tlv(1222, Buffer.from([a.agentBits])));
+    const supplier = [
+      ...(a.supplierPhones ?? []).slice(0, 3).map((p) => tlvString(1171, p, 19)),
+      ...(a.supplierName ? [tlvString(1225, a.supplierName, 160)] : []),
+    ];
+    if (supplier.length > 0) out.push(tlv(1224, Buffer.concat(supplier)));
+    if (a.supplierInn) out.push(tlvInn(1226, a.supplierInn));
+  }
+  return out;
 }
 
 /** Groups TLVs into blocks of ≤ 250 bytes (one FF0C / FF4D each), in order. */

@@ -190,6 +190,9 @@ export class ShtrihDriver implements FiscalDriver {
     };
     if (shift) out.shiftNumber = shift.shiftNumber;
     if (fn) out.fn = fn.state;
+    // the register's clock (11h): the shift policy and the clock guard judge by it, never by the host's
+    const full = await this.optional(() => this.exec(codec.passwordOnly(Cmd.STATUS, this.opPwd), codec.decodeFullStatus));
+    if (full) out.dateTime = full.dateTime;
     return out;
   }
 

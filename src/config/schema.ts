@@ -31,6 +31,8 @@ export interface Config {
   fiscal: {
     tax_systems: TaxSystem[];
     company_inn?: string;
+    /** tag 1037, for results and Z-reports when the register does not tell it (the Shtrih driver reads no tables) */
+    registration_number?: string;
     cashier?: { name: string; inn?: string };
     require_customer_contact: boolean;
     max_items: number;
@@ -59,6 +61,19 @@ export interface Config {
     };
   };
   log: { level: 'silent' | 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  /** FN / OFD / clock watch in health (docs/fiscal.md) */
+  watch: WatchConfig;
+}
+
+export interface WatchConfig {
+  /** oldest document not sent to the OFD: warn / critical at this age in days (the register blocks at 30) */
+  ofd_warn_days: number;
+  ofd_critical_days: number;
+  /** FN expiry: warn / critical this many days before */
+  fn_warn_days: number;
+  fn_critical_days: number;
+  /** host clock vs register clock: above this the host clock is treated as unsynchronised */
+  clock_drift_max_s: number;
 }
 
 const taxSystems = ['osn', 'usn_income', 'usn_income_outcome', 'envd', 'esn', 'patent'];
@@ -111,6 +126,7 @@ export const configSchema = {
       properties: {
         tax_systems: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: taxSystems }, default: ['osn'] },
         company_inn: { type: 'string', pattern: '^([0-9]{10}|[0-9]{12})$' },
+        registration_number: { type: 'string', pattern: '^[0-9]{1,20}$' },
         cashier: {
           type: 'object',
           additionalProperties: false,
@@ -184,6 +200,18 @@ export const configSchema = {
       additionalProperties: false,
       default: {},
       properties: { level: { enum: ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' } },
+    },
+    watch: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        ofd_warn_days: { type: 'integer', minimum: 1, maximum: 29, default: 3 },
+        ofd_critical_days: { type: 'integer', minimum: 1, maximum: 29, default: 20 },
+        fn_warn_days: { type: 'integer', minimum: 1, maximum: 365, default: 30 },
+        fn_critical_days: { type: 'integer', minimum: 1, maximum: 365, default: 3 },
+        clock_drift_max_s: { type: 'integer', minimum: 1, maximum: 86400, default: 300 },
+      },
     },
   },
 } as const;

@@ -88,7 +88,10 @@ const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
 export class Dispatcher extends EventEmitter {
   readonly state: DispatcherState = { busy: false };
   private wake: (() => void) | undefined;
+  /** ends waits (idle, backoff) when stopping; never the job on the wire */
   private readonly abort = new AbortController();
+  /** aborts the exchange on the wire: only for a hard stop (the next start reconciles it) */
+  private readonly hard = new AbortController();
   private loopDone: Promise<void> | undefined;
   private failures = 0;
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -112,19 +115,22 @@ export class Dispatcher extends EventEmitter {
     w?.();
   }
 
-  /** Stops after the job on the wire (if any) is finished. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking jobs. The job on the wire is finished first (a receipt is never cut in the middle), unless `hard`:
+   * then its exchange is aborted and the reconcile at the next start settles it.
+   */
+  async stop(opts: { hard?: boolean } = {}): Promise<void> {
     this.paused = true;
     this.abort.abort();
+    if (opts.hard) this.hard.abort();
     this.nudge();
     await this.loopDone;
   }
 
+  /** waits for a nudge (or stop) */
   private async idle(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.wake = resolve;
-      this.abort.signal.addEventListener('abort', () => resolve(), { once: true });
-    });
+    if (this.abort.signal.aborted) return;
+    await new Promise<void>((resolve) => (this.wake = resolve));
   }
 
   private async loop(): Promise<void> {
@@ -150,6 +156,7 @@ export class Dispatcher extends EventEmitter {
           this.emit('change');
         }
       } catch (err) {
+        if (this.paused) break;
         await this.onBlocked(err as Error);
       } finally {
         this.state.busy = false;
@@ -211,7 +218,7 @@ export class Dispatcher extends EventEmitter {
       if (job.kind === 'receipt') {
         const receipt = this.o.runner.receiptOf(job);
         outcome = receipt
-          ? { status: 'done', receipt: await driver.fiscalize(receipt, this.abort.signal) }
+          ? { status: 'done', receipt: await driver.fiscalize(receipt, this.hard.signal) }
           : { status: 'fail', error: new DriverError('BAD_JOB', 'rejected', `job ${job.seq} holds no readable receipt`) };
       } else {
         outcome = { status: 'done', data: await this.o.runner.runCommand(job, driver) };

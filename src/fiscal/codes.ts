@@ -38,6 +38,7 @@ export const FISCAL_CODES = {
   BAD_INN: ['Неверный ИНН (10 или 12 цифр с контрольной суммой)', 'bad INN (10 or 12 digits with a valid checksum)'],
   BAD_CASHIER_INN: ['Неверный ИНН кассира (12 цифр с контрольной суммой)', 'bad cashier INN (12 digits with a valid checksum)'],
   CORRECTION_INFO: ['Неверные данные коррекции (тип, дата, номер предписания)', 'bad correction info (type, base date, order number)'],
+  MARKING_NOT_SUPPORTED: ['Маркированные товары (код маркировки) не поддерживаются шлюзом', 'marked goods (mark code) are not supported by this gateway'],
 } as const satisfies Record<string, readonly [ru: string, en: string]>;
 
 export type FiscalCode = keyof typeof FISCAL_CODES;

@@ -7,7 +7,7 @@
  * compatibility). Only own properties are read, so `__proto__` / `constructor` keys are plain unknown fields.
  */
 import { createHash } from 'node:crypto';
-import type { Correction, FiscalItem, FiscalReceipt, Payments, TaxSystem, VatType } from '../../drivers/types.ts';
+import type { Correction, FiscalItem, FiscalReceipt, ItemAgentTags, Payments, TaxSystem, VatType } from '../../drivers/types.ts';
 import { GatewayError } from '../errors.ts';
 import { fiscalError, type FiscalCode } from './codes.ts';
 import { MAX_TOTAL_KOPECKS, formatRubles, toKopecks, toThousandths } from './money.ts';
@@ -286,6 +286,21 @@ function readItemAgent(f: Fields): ItemAgent | undefined {
   return defined<ItemAgent>({ agent, supplier: supplierFields && readSupplier(supplierFields, agent?.type) });
 }
 
+/** Tag 1222 bit of each ATOL agent type. */
+const AGENT_BITS: Readonly<Record<string, number>> = {
+  bank_paying_agent: 0x01, bank_paying_subagent: 0x02, paying_agent: 0x04, paying_subagent: 0x08, attorney: 0x10, commission_agent: 0x20, another: 0x40,
+};
+
+/** What the register gets of an item's agent data (1222, 1224 {1225, 1171}, 1226). */
+function agentTags(a: ItemAgent): ItemAgentTags {
+  return defined<ItemAgentTags>({
+    agentBits: a.agent && AGENT_BITS[a.agent.type],
+    supplierInn: a.supplier?.inn,
+    supplierName: a.supplier?.name,
+    supplierPhones: a.supplier?.phones,
+  });
+}
+
 /** What the per-item and receipt-level VAT rules need to know about the receipt. */
 interface VatContext {
   /** "YYYY-MM-DD" the rates are judged by: the receipt date, or the corrected settlement's date */
@@ -299,9 +314,16 @@ function readVatType(f: Fields, vatCtx: VatContext): [VatType, VatRate] {
   return [type as VatType, rate];
 }
 
+/** ATOL v5 item fields of marked goods (tags 2000 / 1291 / 2102). */
+const MARKING_FIELDS = ['mark_code', 'mark_quantity', 'mark_processing_mode'] as const;
+
 function readItem(f: Fields, vatCtx: VatContext): { item: FiscalItem; agent: ItemAgent | undefined } {
   const name = f.str('name', 128, 'BAD_NAME');
   if (name.trim() === '') throw fiscalError('BAD_NAME', f.path('name'), 'blank');
+  // marked goods need tag 2000 / FF67–FF69 checks the gateway does not do: refuse rather than print without the code
+  for (const key of MARKING_FIELDS) {
+    if (f.present(key)) throw fiscalError('MARKING_NOT_SUPPORTED', f.path(key), 'a receipt with a mark code must go through a register set up for marking');
+  }
   const price = f.money('price');
   const quantity = toThousandths(f.raw('quantity'), f.path('quantity'));
   const sum = f.money('sum');
@@ -317,8 +339,9 @@ function readItem(f: Fields, vatCtx: VatContext): { item: FiscalItem; agent: Ite
   }
   const vatSum = vatFields.present('sum') ? vatFields.money('sum', MAX_TOTAL_KOPECKS) : undefined;
   if (vatSum !== undefined) checkVatSum(sum, vatSum, rate, 1, vatFields.path('sum'));
-  const item = defined<FiscalItem>({ name, price, quantity, sum, vat, vatSum, paymentMethod, paymentObject, measure });
-  return { item, agent: readItemAgent(f) };
+  const agent = readItemAgent(f);
+  const item = defined<FiscalItem>({ name, price, quantity, sum, vat, vatSum, paymentMethod, paymentObject, measure, agent: agent && agentTags(agent) });
+  return { item, agent };
 }
 
 function readPayments(f: Fields): PaymentLine[] {

@@ -10,7 +10,8 @@ import type { Logger } from '../log.ts';
 import type { QueueStore } from '../queue/store.ts';
 import type { Job, OutboxMessage } from '../queue/types.ts';
 import { responseMessage } from './ingest.ts';
-import type { Shifts } from './shifts.ts';
+import { SHIFT_CHECK, type Shifts } from './shifts.ts';
+import { addReceipt, BOOK_META, type ZBook } from './zbook.ts';
 
 export interface RunnerDeps {
   store: QueueStore;
@@ -36,6 +37,8 @@ export function driverErrorJson(err: Error): GatewayErrorJson {
 export class Runner implements JobRunner {
   /** the parsed head receipt: parsing happens once per job, not once per attempt */
   private cached: { seq: number; receipt: FiscalReceipt } | undefined;
+  /** the named values a close_shift job stores with its Z-report */
+  private closing: { seq: number; meta: Record<string, unknown> } | undefined;
 
   constructor(private readonly d: RunnerDeps) {}
 
@@ -63,8 +66,14 @@ export class Runner implements JobRunner {
     switch (job.command) {
       case 'open_shift':
         return this.d.shifts.open(driver);
-      case 'close_shift':
-        return this.d.shifts.close(driver, 'command');
+      case 'close_shift': {
+        const { report, meta } = await this.d.shifts.close(driver, 'command');
+        this.closing = { seq: job.seq, meta };
+        return report;
+      }
+      case SHIFT_CHECK:
+        // the close (if still due) happened in prepare(); nothing else to do
+        return {};
       case 'x_report':
         await driver.xReport();
         return {};
@@ -84,12 +93,20 @@ export class Runner implements JobRunner {
     const outbox: OutboxMessage[] = [];
     let result: object;
     let zreport: object | undefined;
+    let meta: Record<string, unknown> | undefined;
     if (job.kind === 'receipt') {
       const id = job.externalId ?? '';
+      const receipt = this.receiptOf(job);
       result = outcome.status === 'done' && outcome.receipt
         ? doneResult(id, outcome.receipt, { registrationNumber: this.d.registrationNumber(), now })
         : failResult(id, driverErrorJson(outcome.status === 'fail' ? outcome.error : new Error('no fiscal result')), now);
       outbox.push({ topic: this.d.topics.result, payload: JSON.stringify(result) });
+      // the shift's book for the Z-report, in the same batch as the completion
+      if (outcome.status === 'done' && outcome.receipt && receipt) {
+        meta = { [BOOK_META]: addReceipt(await this.d.store.getMeta<ZBook>(BOOK_META), receipt, outcome.receipt) };
+      }
+    } else if (job.command === SHIFT_CHECK) {
+      result = { status: outcome.status };
     } else {
       const command = job.command ?? 'unknown';
       const transaction = job.params?.transaction;
@@ -99,11 +116,14 @@ export class Runner implements JobRunner {
       outbox.push(msg);
       result = JSON.parse(msg.payload) as object;
       if (command === 'close_shift' && outcome.status === 'done') {
-        zreport = { ...(outcome.data as object), closed_at: formatTimestamp(now) };
+        // a report built by Shifts.close; a close recovered from the FN after a crash has only the document
+        zreport = this.closing?.seq === job.seq ? (outcome.data as object) : { ...(outcome.data as object), closed_at: formatTimestamp(now) };
+        if (this.closing?.seq === job.seq) meta = this.closing.meta;
         outbox.push({ topic: this.d.topics.zreport, payload: JSON.stringify(zreport) });
       }
     }
-    await this.d.store.complete(job.seq, { status: outcome.status, result, outbox, ...(zreport ? { zreport } : {}) });
+    if (this.closing?.seq === job.seq) this.closing = undefined;
+    await this.d.store.complete(job.seq, { status: outcome.status, result, outbox, ...(zreport ? { zreport } : {}), ...(meta ? { meta } : {}) });
     if (zreport) this.d.onZReport?.(zreport);
     this.d.logger.info({ seq: job.seq, externalId: job.externalId, command: job.command, status: outcome.status }, 'job finished');
     this.d.onOutbox();

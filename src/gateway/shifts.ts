@@ -13,8 +13,10 @@ export interface ShiftDeps {
   /** "HH:MM" local (register) time */
   closeAt: () => string;
   maxHours: () => number;
-  /** a Z-report was printed automatically: record and publish it */
-  onZReport: (z: ZReportResult, reason: string) => Promise<void>;
+  /** the contract's Z-report of a closed shift, and the named values to store in the same batch as the report */
+  buildZReport: (z: ZReportResult, reason: string, status: DeviceStatus | undefined) => Promise<ZReportRecord>;
+  /** a Z-report was printed automatically (not by command): store and publish it with its named values, one batch */
+  onZReport: (z: ZReportRecord) => Promise<void>;
   /** persisted knowledge of the current shift (survives restarts) */
   load: () => Promise<{ number: number; openedAt: string } | undefined>;
   save: (s: { number: number; openedAt: string } | undefined) => Promise<void>;
@@ -41,25 +43,41 @@ export function closeDue(openedAt: string, now: string, closeAt: string, maxHour
   return t >= next ? 'schedule' : undefined;
 }
 
+export interface ZReportRecord {
+  report: Record<string, unknown>;
+  meta: Record<string, unknown>;
+}
+
+/** The internal queued job the gateway's timer adds when a close is due with no receipt waiting. */
+export const SHIFT_CHECK = 'shift_check';
+
 export class Shifts {
   constructor(private readonly d: ShiftDeps) {}
 
+  /**
+   * Is a close due now, by the register's clock in `status` (never the host's): 'expired' (mode 3), 'max_hours' or
+   * 'schedule'. A shift the gateway has no record of (opened elsewhere, or its record lost) is adopted with the
+   * register's present time as its opening time: the schedule still applies; the 24 h limit then rests on mode 3.
+   */
+  async due(status: DeviceStatus): Promise<'expired' | 'max_hours' | 'schedule' | undefined> {
+    if (status.shift === 'expired') return 'expired';
+    if (status.shift !== 'open' || !status.dateTime || status.shiftNumber === undefined) return undefined;
+    let known = await this.d.load();
+    if (!known || known.number !== status.shiftNumber) {
+      known = { number: status.shiftNumber, openedAt: status.dateTime };
+      await this.d.save(known);
+      this.d.logger.warn({ shift: status.shiftNumber, at: status.dateTime }, 'an open shift the gateway has no record of: adopted, opening time taken as now');
+    }
+    return closeDue(known.openedAt, status.dateTime, this.d.closeAt(), this.d.maxHours());
+  }
+
   async beforeJob(status: DeviceStatus, driver: FiscalDriver, job: DispatchJob): Promise<void> {
     if (job.command === 'close_shift' || job.command === 'x_report') return;
-    let shift = status.shift;
-    if (shift === 'open' && status.dateTime) {
-      const known = await this.d.load();
-      const why = known && known.number === status.shiftNumber ? closeDue(known.openedAt, status.dateTime, this.d.closeAt(), this.d.maxHours()) : undefined;
-      if (why) {
-        await this.close(driver, why);
-        shift = 'closed';
-      }
-    }
-    if (shift === 'expired') {
-      await this.close(driver, 'expired');
-      shift = 'closed';
-    }
-    if (shift === 'closed' && job.command !== 'open_shift') await this.open(driver);
+    const why = await this.due(status);
+    if (why) await this.close(driver, why);
+    const shift = why ? 'closed' : status.shift;
+    // the timer's check job only closes; the next receipt opens the new shift
+    if (shift === 'closed' && job.command !== 'open_shift' && job.command !== SHIFT_CHECK) await this.open(driver);
   }
 
   async open(driver: FiscalDriver): Promise<ShiftResult> {
@@ -69,12 +87,15 @@ export class Shifts {
     return opened;
   }
 
-  /** Z-report; `reason` is "command" when asked for, else why the policy closed it */
-  async close(driver: FiscalDriver, reason: string): Promise<ZReportResult> {
+  /** Z-report; `reason` is "command" when asked for, else why the policy closed it. Returns the report to store. */
+  async close(driver: FiscalDriver, reason: string): Promise<ZReportRecord> {
     const z = await driver.closeShift(this.d.cashier());
     await this.d.save(undefined);
     this.d.logger.info({ shift: z.shiftNumber, fd: z.fdNumber, reason }, 'shift closed (Z-report)');
-    if (reason !== 'command') await this.d.onZReport(z, reason);
-    return z;
+    // FN number and the OFD queue as they stand after the close; best effort (the Z-report is printed already)
+    const status = await driver.status().catch(() => undefined);
+    const record = await this.d.buildZReport(z, reason, status);
+    if (reason !== 'command') await this.d.onZReport(record);
+    return record;
   }
 }

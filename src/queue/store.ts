@@ -249,6 +249,7 @@ export class QueueStore {
       }
       for (const m of outcome.outbox) this.pushOutbox(tx, m);
       if (outcome.zreport) this.pushZReport(tx, outcome.zreport);
+      this.putMeta(tx, outcome.meta);
       tx.after.push(() => {
         if (this.headCache?.job?.seq === seq) this.forgetHead();
       });
@@ -354,8 +355,13 @@ export class QueueStore {
 
   // ---- Z-reports -------------------------------------------------------------------------------------------------
 
-  async addZReport(report: object): Promise<string> {
-    return this.write((tx) => this.pushZReport(tx, report));
+  /** Stores a Z-report; with its outbox message and named values (setMeta) in the same batch when given. */
+  async addZReport(report: object, extra: { outbox?: OutboxMessage; meta?: Record<string, unknown> } = {}): Promise<string> {
+    return this.write((tx) => {
+      if (extra.outbox) this.pushOutbox(tx, extra.outbox);
+      this.putMeta(tx, extra.meta);
+      return this.pushZReport(tx, report);
+    });
   }
 
   /** The newest Z-reports first. */
@@ -418,6 +424,13 @@ export class QueueStore {
   private pushOutbox(tx: Tx, msg: OutboxMessage): void {
     tx.put(this.outbox, pad(tx.c.nextOutbox++), { topic: msg.topic, payload: msg.payload });
     tx.c.outboxDepth++;
+  }
+
+  private putMeta(tx: Tx, meta: Record<string, unknown> | undefined): void {
+    for (const [name, value] of Object.entries(meta ?? {})) {
+      if (value === undefined) tx.del(this.state, name);
+      else tx.put(this.state, name, value);
+    }
   }
 
   private pushZReport(tx: Tx, report: object): string {

@@ -75,6 +75,8 @@ export interface Outcome {
   outbox: OutboxMessage[];
   /** a Z-report produced by this job (close_shift), stored in the same batch */
   zreport?: object;
+  /** named values (getMeta/setMeta) written in the same batch; undefined removes one */
+  meta?: Record<string, unknown>;
 }
 
 export interface RecordQuery {

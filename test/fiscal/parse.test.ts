@@ -292,6 +292,8 @@ const bad: Bad[] = [
   { name: 'base_date ISO', code: 'CORRECTION_INFO', field: 'correction.correction_info.base_date', make: D((o) => { o.correction.correction_info.base_date = '2020-11-23'; }) },
   { name: 'base_number too long', code: 'CORRECTION_INFO', field: 'correction.correction_info.base_number', make: D((o) => { o.correction.correction_info.base_number = '1'.repeat(33); }) },
   { name: 'instruction without number', code: 'CORRECTION_INFO', field: 'correction.correction_info.base_number', make: D((o) => { o.correction.correction_info = { type: 'instruction', base_date: '23.11.2020' }; }) },
+  { name: 'item with a mark code', code: 'MARKING_NOT_SUPPORTED', field: 'receipt.items[1].mark_code', make: A((o) => { o.receipt.items[1].mark_code = { gs1m: 'MDEwNDYwNzQyODY3OTA5MDIxNmVKSWpvV0g1NERkVSA5MWZmZDAgOTJzejZrU1BpckFwZk1CZnR2TGJvRTFkbFdDLzU4aEV4UVVxdjdCQmtabWs0PQ==' }; }) },
+  { name: 'item with a mark processing mode', code: 'MARKING_NOT_SUPPORTED', field: 'receipt.items[0].mark_processing_mode', make: A((o) => { o.receipt.items[0].mark_processing_mode = '0'; }) },
 ];
 
 t.test('each bad receipt gets exactly its code and field', async (t) => {
