@@ -7,6 +7,8 @@ import { listCandidates } from './device/ports.ts';
 import { createNotifier } from './system/sd-notify.ts';
 import { serve } from './system/lifecycle.ts';
 import { formatCandidates } from './device/ports-format.ts';
+import { explainOpenError, levelCode, repairDb } from './queue/repair.ts';
+import * as path from 'node:path';
 
 const USAGE = `kkt-gateway — MQTT → fiscal register (ККТ) gateway
 
@@ -15,6 +17,8 @@ Usage:
                     [--data-dir DIR] [--web-port N]
   kkt-gateway ports                 list serial/USB candidates for the register
   kkt-gateway demo  [--once]        embedded broker + emulator + gateway, one sample receipt
+  kkt-gateway repair-db [--config FILE | --data-dir DIR]
+                                    repair a damaged receipt database (a copy is kept aside first)
 
 The configuration file is JSON (default: $KKT_GATEWAY_CONFIG, else $CONFIGURATION_DIRECTORY/config.json,
 else ./config.json); flags override it.`;
@@ -53,10 +57,32 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     throw err;
   }
   const logger = createLogger({ level: config.log.level, secrets: secretValues(config) });
-  const gw = await buildGateway({ config, logger });
+  let gw;
+  try {
+    gw = await buildGateway({ config, logger });
+  } catch (err) {
+    if (!levelCode(err) && (err as { code?: string }).code !== 'STORAGE') throw err;
+    const message = explainOpenError(err, path.resolve(config.data_dir, 'queue'));
+    logger.fatal({ err: { message: (err as Error).message } }, message);
+    process.stderr.write(`${message}\n`);
+    return 74; // EX_IOERR
+  }
   logger.info({ base: config.mqtt.base_topic, broker: config.mqtt.url, device: config.device.port, data: config.data_dir }, 'kkt-gateway starting');
   const notifier = await createNotifier({ logger });
   return serve({ gateway: gw, logger, notifier });
+}
+
+async function repairDbCommand(values: Record<string, string | boolean | undefined>): Promise<number> {
+  const file = typeof values.config === 'string' ? values.config : defaultConfigPath();
+  const dataDir = typeof values['data-dir'] === 'string' ? values['data-dir'] : (await loadConfig(file, overridesFrom(values)).catch(() => undefined))?.data_dir;
+  if (!dataDir) {
+    process.stderr.write('give --data-dir DIR (the directory that holds queue/)\n');
+    return 64;
+  }
+  const dir = path.resolve(dataDir, 'queue');
+  const backup = await repairDb(dir);
+  process.stdout.write(`the damaged database was copied to ${backup} (keep it until the accountant has checked the journal)\n${dir} repaired; start the gateway again\n`);
+  return 0;
 }
 
 async function ports(): Promise<number> {
@@ -80,6 +106,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return run(values);
+    case 'repair-db':
+      return repairDbCommand(values);
     case 'ports':
       return ports();
     case 'demo':

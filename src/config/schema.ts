@@ -84,7 +84,7 @@ export const configSchema = {
   additionalProperties: false,
   required: ['device'],
   properties: {
-    gateway_id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', default: '' },
+    gateway_id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{0,64}$', default: '', description: 'empty: the host name' },
     data_dir: { type: 'string', minLength: 1, default: './data' },
     mqtt: {
       type: 'object',
