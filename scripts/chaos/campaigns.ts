@@ -108,10 +108,16 @@ export async function faultCampaign(o: { receipts: number; seed: number }): Prom
     const chaos = (async () => {
       let expired = false;
       while (!stop) {
-        await sleep(30 + rnd() * 250);
+        await sleep(100 + rnd() * 900);
         const pick = rnd();
         let kind: string;
-        if (pick < 0.15) (kind = 'drop-answer'), emu.faults.arm('drop-answer', 1);
+        const count = Object.values(injected).reduce((a, b) => a + b, 0);
+        if (!expired && count === 5) {
+          // once, mid-burst: the register's 24 h shift limit passes (mode 3): the gateway must close and reopen
+          kind = 'expiry-24h';
+          expired = true;
+          emu.advanceClock(24 * 3600_000 + 60_000);
+        } else if (pick < 0.15) (kind = 'drop-answer'), emu.faults.arm('drop-answer', 1);
         else if (pick < 0.3) (kind = 'drop-ack'), emu.faults.arm('drop-ack', 1);
         else if (pick < 0.45) (kind = 'garble'), emu.faults.arm('garble-answer', 1);
         else if (pick < 0.55) (kind = 'nak'), emu.faults.arm('nak-frame', 1);
@@ -131,20 +137,16 @@ export async function faultCampaign(o: { receipts: number; seed: number }): Prom
           emu.device.paperOutAt({ at: 'during-close' });
           await sleep(300 + rnd() * 1000);
           emu.device.paperIn();
-        } else if (pick < 0.95) {
+        } else {
           kind = 'cover';
           emu.device.setCover(true);
           await sleep(200 + rnd() * 800);
           emu.device.setCover(false);
-        } else if (!expired) {
-          kind = 'expiry-24h';
-          expired = true;
-          emu.advanceClock(24 * 3600_000 + 60_000);
-        } else continue;
+        }
         injected[kind] = (injected[kind] ?? 0) + 1;
       }
     })();
-    await storeBurst(rig.store, list, { window: 50, resendMs: 60_000, deadlineMs: 120_000 + o.receipts * 300 });
+    await storeBurst(rig.store, list, { window: 50, resendMs: 600_000, deadlineMs: 120_000 + o.receipts * 1000 });
     stop = true;
     await chaos;
     return { campaign: 'R2 emulator faults', seed: o.seed, sent: list.length, ...count(join(rig.dir, 'fn.jsonl'), rig.store, list), seconds: secs(t0), faults: JSON.stringify(injected) };
