@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { once } from 'node:events';
 import fc from 'fast-check';
 import { makeRig, StoreClient, type Rig } from '../../test/helpers/rig.ts';
 import { startMosquitto } from '../../test/helpers/broker.ts';
@@ -15,7 +14,7 @@ import { readJournal } from '../../drivers/emulator/journal.ts';
 import { Emulator } from '../../drivers/emulator/emulator.ts';
 import { createPty } from '../../drivers/emulator/pty.ts';
 import { parseReceiptMessage } from '../../src/fiscal/parse.ts';
-import { crashReceipt, prng } from './crash.ts';
+import { crashReceipt, prng, teardown } from './crash.ts';
 
 export interface Figures {
   campaign: string;
@@ -276,14 +275,7 @@ export async function fuzzCampaign(o: { payloads: number; validEvery: number; se
       seconds: secs(t0),
     };
   } finally {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
-    await store.close();
-    emulator.close();
-    await pty.close();
-    await broker.stop();
+    await teardown({ child, store, emulator, pty, broker });
   }
 }
 

@@ -122,14 +122,7 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
     await publishing;
     await store.until(() => ids.every((id) => store.final(id) !== undefined), 'every final result', 60_000 + o.receipts * 200);
   } finally {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
-    await store.close();
-    emulator.close();
-    await pty.close();
-    await broker.stop();
+    await teardown({ child, store, emulator, pty, broker });
     errLog.end();
   }
 
@@ -163,6 +156,18 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
     inconsistentResults: inconsistent,
     seconds: Math.round((Date.now() - t0) / 100) / 10,
   };
+}
+
+/** stops a gateway child (SIGTERM, waits) and the parts around it */
+export async function teardown(p: { child: ChildProcess | undefined; store: StoreClient; emulator: Emulator; pty: { close(): Promise<void> }; broker: { stop(): Promise<void> } }): Promise<void> {
+  if (p.child && p.child.exitCode === null) {
+    p.child.kill('SIGTERM');
+    await once(p.child, 'exit');
+  }
+  await p.store.close();
+  p.emulator.close();
+  await p.pty.close();
+  await p.broker.stop();
 }
 
 export function printFigures(title: string, f: CrashFigures): void {
