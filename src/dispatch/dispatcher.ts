@@ -48,7 +48,8 @@ export interface JobRunner {
   /** FFD document types a command job produces (for reconcile), e.g. close_shift → [5] */
   commandDocTypes(job: DispatchJob): number[];
   /** called before every job with the device status: open or close shifts as policy says */
-  prepare(status: DeviceStatus, driver: FiscalDriver, job: DispatchJob): Promise<void>;
+  /** resolves true when it printed something (a shift document), so the FN's last number moved */
+  prepare(status: DeviceStatus, driver: FiscalDriver, job: DispatchJob): Promise<boolean>;
   /** records the outcome durably and publishes it; the job leaves the queue */
   finish(job: DispatchJob, outcome: JobOutcome): Promise<void>;
 }
@@ -209,8 +210,9 @@ export class Dispatcher extends EventEmitter {
       await driver.cancelReceipt();
       status = await driver.status();
     }
-    await this.o.runner.prepare(status, driver, job);
-    const before = (await driver.status()).fn?.lastFd;
+    const printed = await this.o.runner.prepare(status, driver, job);
+    // the FN's last number before the job: re-read only when a shift document was just printed
+    const before = printed ? (await driver.status()).fn?.lastFd : status.fn?.lastFd;
     await this.o.store.setInflight(job.seq, { ...(before !== undefined ? { lastFdBefore: before } : {}), startedAt: this.now(), attempt: (inflight?.attempt ?? 0) + 1 });
 
     let outcome: JobOutcome;

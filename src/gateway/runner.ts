@@ -57,8 +57,8 @@ export class Runner implements JobRunner {
     return [];
   }
 
-  async prepare(status: DeviceStatus, driver: FiscalDriver, job: DispatchJob): Promise<void> {
-    await this.d.shifts.beforeJob(status, driver, job);
+  async prepare(status: DeviceStatus, driver: FiscalDriver, job: DispatchJob): Promise<boolean> {
+    return this.d.shifts.beforeJob(status, driver, job);
   }
 
   async runCommand(job: DispatchJob, driver: FiscalDriver): Promise<unknown> {

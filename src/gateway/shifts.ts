@@ -71,13 +71,16 @@ export class Shifts {
     return closeDue(known.openedAt, status.dateTime, this.d.closeAt(), this.d.maxHours());
   }
 
-  async beforeJob(status: DeviceStatus, driver: FiscalDriver, job: DispatchJob): Promise<void> {
-    if (job.command === 'close_shift' || job.command === 'x_report') return;
+  /** Opens or closes the shift as the policy says; resolves true when a shift document was printed. */
+  async beforeJob(status: DeviceStatus, driver: FiscalDriver, job: DispatchJob): Promise<boolean> {
+    if (job.command === 'close_shift' || job.command === 'x_report') return false;
     const why = await this.due(status);
     if (why) await this.close(driver, why);
     const shift = why ? 'closed' : status.shift;
     // the timer's check job only closes; the next receipt opens the new shift
-    if (shift === 'closed' && job.command !== 'open_shift' && job.command !== SHIFT_CHECK) await this.open(driver);
+    const open = shift === 'closed' && job.command !== 'open_shift' && job.command !== SHIFT_CHECK;
+    if (open) await this.open(driver);
+    return why !== undefined || open;
   }
 
   async open(driver: FiscalDriver): Promise<ShiftResult> {
