@@ -1,7 +1,9 @@
 /** kkt-gateway command line: run, ports, demo. */
 import { parseArgs } from 'node:util';
-import { loadConfig, defaultConfigPath, secretValues, ConfigError, type ConfigOverrides } from './config/index.ts';
-import { createLogger } from './log.ts';
+import { loadConfig, defaultConfigPath, defaultDataDir, secretValues, ConfigError, type ConfigOverrides } from './config/index.ts';
+import { createLogger, LogRing, type Logger } from './log.ts';
+import { authFileIn, buildWebApp, startWeb, type WebDeps } from './web/server.ts';
+import { promises as fs } from 'node:fs';
 import { buildGateway } from './app.ts';
 import { listCandidates } from './device/ports.ts';
 import { createNotifier } from './system/sd-notify.ts';
@@ -44,19 +46,64 @@ function overridesFrom(v: Record<string, string | boolean | undefined>): ConfigO
   return o;
 }
 
+/** Serves the web page; a failure to listen is logged, never fatal (receipts matter more than the page). */
+async function serveWeb(deps: WebDeps, host: string, port: number): Promise<() => Promise<void>> {
+  const app = await buildWebApp(deps);
+  try {
+    const url = await startWeb(app, host, port);
+    deps.logger.info({ url }, 'web page listening');
+  } catch (err) {
+    deps.logger.error({ err: { message: (err as Error).message }, host, port }, 'web page could not listen; the gateway runs without it');
+  }
+  return () => app.close();
+}
+
+/** asks this process to stop gracefully; systemd (Restart=always) starts it again */
+const restartSelf = (): void => {
+  process.kill(process.pid, 'SIGTERM');
+};
+
+/**
+ * Safe mode: the configuration cannot be used, so only the web page runs, for the installer to fix it (instead of
+ * a crash loop under systemd). Nothing is printed; the queue is not opened.
+ */
+async function safeMode(file: string, err: ConfigError, values: Record<string, string | boolean | undefined>): Promise<number> {
+  let raw: Record<string, any> | undefined;
+  try {
+    const v: unknown = JSON.parse(await fs.readFile(file, 'utf8'));
+    if (v && typeof v === 'object' && !Array.isArray(v)) raw = v as Record<string, any>;
+  } catch {
+    /* missing or not JSON: the page starts from an empty form */
+  }
+  const ring = new LogRing();
+  const logger = createLogger({ level: 'info', ring });
+  process.stderr.write(`${err.message}\n`);
+  logger.error({ file, problems: err.problems }, 'invalid configuration: SAFE MODE — only the web page runs; fix the settings there');
+  const o = overridesFrom(values);
+  const host = typeof raw?.web?.host === 'string' ? raw.web.host : '0.0.0.0';
+  const port = o.webPort ?? (Number.isInteger(raw?.web?.port) ? (raw!.web.port as number) : 8080);
+  const dataDir = o.dataDir ?? (typeof raw?.data_dir === 'string' ? raw.data_dir : (defaultDataDir() ?? './data'));
+  const close = await serveWeb({ logger, ring, authFile: authFileIn(dataDir), configFile: file, safeMode: { problems: err.problems, raw }, listPorts: () => listCandidates(), restart: restartSelf }, host, port);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  await close();
+  logger.info('safe mode stopped');
+  return 0;
+}
+
 async function run(values: Record<string, string | boolean | undefined>): Promise<number> {
   const file = typeof values.config === 'string' ? values.config : defaultConfigPath();
   let config;
   try {
     config = await loadConfig(file, overridesFrom(values));
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return 78; // EX_CONFIG
-    }
+    if (err instanceof ConfigError) return safeMode(file, err, values);
     throw err;
   }
-  const logger = createLogger({ level: config.log.level, secrets: secretValues(config) });
+  const ring = new LogRing();
+  const logger: Logger = createLogger({ level: config.log.level, secrets: secretValues(config), ring });
   let gw;
   try {
     gw = await buildGateway({ config, logger });
@@ -68,8 +115,28 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
     return 74; // EX_IOERR
   }
   logger.info({ base: config.mqtt.base_topic, broker: config.mqtt.url, device: config.device.port, data: config.data_dir }, 'kkt-gateway starting');
+  const closeWeb = await serveWeb(
+    {
+      logger,
+      ring,
+      authFile: authFileIn(config.data_dir),
+      configFile: file,
+      gateway: gw,
+      listPorts: () => listCandidates(),
+      restart: restartSelf,
+      setLogLevel: (level) => {
+        logger.level = level;
+      },
+    },
+    config.web.host,
+    config.web.port,
+  );
   const notifier = await createNotifier({ logger });
-  return serve({ gateway: gw, logger, notifier });
+  try {
+    return await serve({ gateway: gw, logger, notifier });
+  } finally {
+    await closeWeb().catch(() => undefined);
+  }
 }
 
 async function repairDbCommand(values: Record<string, string | boolean | undefined>): Promise<number> {

@@ -7,13 +7,14 @@ import { DriverError, type DeviceStatus, type FiscalDriver, type ZReportResult }
 import type { Config } from './config/index.ts';
 import type { Logger } from './log.ts';
 import { QueueStore } from './queue/store.ts';
+import type { JobRecord } from './queue/types.ts';
 import { MqttBridge, topicsFor, type BridgeOptions } from './mqtt/bridge.ts';
 import { DeviceLink } from './device/link.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
-import { Ingest } from './gateway/ingest.ts';
+import { Ingest, type SubmitOutcome } from './gateway/ingest.ts';
 import { Runner } from './gateway/runner.ts';
 import { OutboxPump } from './gateway/outbox.ts';
-import { SHIFT_CHECK, Shifts, type ZReportRecord } from './gateway/shifts.ts';
+import { SHIFT_CHECK, Shifts, shiftClock, type ZReportRecord } from './gateway/shifts.ts';
 import { BOOK_META, zReport, type ZBook } from './gateway/zbook.ts';
 import { clockDrift, watchSections } from './gateway/watch.ts';
 import { healthSnapshot } from './gateway/health.ts';
@@ -172,6 +173,54 @@ export class Gateway extends EventEmitter {
     }
   }
 
+  /** the running configuration (sections the web page changes are updated in place and read at each use) */
+  get config(): Config {
+    return this.d.config;
+  }
+
+  /** a receipt from the web page: the same validation, queue and result topic as an MQTT receipt */
+  submitReceipt(payload: Buffer): Promise<SubmitOutcome> {
+    return this.ingest.submitReceipt(payload);
+  }
+
+  /** a queued command from the web page (close_shift …); resolves with the record id to follow */
+  submitCommand(command: string, transaction: string, params?: Record<string, unknown>): Promise<string> {
+    return this.ingest.submitCommand(command, transaction, params);
+  }
+
+  /** the open shift's tally and the cumulative totals kept by the gateway (src/gateway/zbook.ts) */
+  shiftBook(): Promise<ZBook | undefined> {
+    return this.store.getMeta<ZBook>(BOOK_META);
+  }
+
+  /** publishes a finished job's result again (receipts on `<base>/result`, commands on their response topic) */
+  async republish(externalId: string): Promise<JobRecord | undefined> {
+    const rec = await this.store.getRecord(externalId);
+    if (!rec?.result) return rec;
+    const topic = rec.kind === 'receipt' ? this.topics.result : this.topics.response(rec.command ?? '');
+    await this.store.enqueueOutbox({ topic, payload: JSON.stringify(rec.result) });
+    this.outbox.kick();
+    return rec;
+  }
+
+  /**
+   * «проверить связь»: opens the link if needed and reads the register's identity and status now. The driver runs
+   * one operation at a time, so this waits for a receipt being printed rather than cutting into it.
+   */
+  async checkLink(): Promise<{ ok: boolean; ms: number; info?: unknown; status?: DeviceStatus; error?: string }> {
+    const t0 = this.now();
+    try {
+      const driver = await this.link.get();
+      const status = await driver.status();
+      this.device = { status, at: this.now() };
+      this.link.touch();
+      void this.publishHealth();
+      return { ok: true, ms: this.now() - t0, info: this.link.state.info, status };
+    } catch (err) {
+      return { ok: false, ms: this.now() - t0, error: (err as Error).message };
+    }
+  }
+
   /** resolves once the gateway takes receipts: subscribed on the broker (the queue serves from start) */
   ready(): Promise<void> {
     return this.bridge.connected ? Promise.resolve() : new Promise((resolve) => this.bridge.once('connect', () => resolve()));
@@ -217,8 +266,16 @@ export class Gateway extends EventEmitter {
       link: this.link.state,
       ...(this.device ? { device: this.device.status, deviceAt: this.device.at } : {}),
       dispatcher: this.dispatcher.state,
-      ...(this.device ? { extra: watchSections(this.device.status, this.device.at, this.d.config.watch) } : {}),
+      ...(this.device ? { extra: { ...watchSections(this.device.status, this.device.at, this.d.config.watch), shift_clock: await this.shiftClock(this.device.status) } } : {}),
     });
+  }
+
+  private async shiftClock(status: DeviceStatus): Promise<Record<string, unknown> | null> {
+    if (status.shift === 'closed' || !status.dateTime) return null;
+    const known = await this.store.getMeta<{ number: number; openedAt: string }>('shift');
+    if (!known || known.number !== status.shiftNumber) return null;
+    const { close_at, max_hours } = this.d.config.shift;
+    return shiftClock(known.openedAt, status.dateTime, close_at, max_hours) ?? null;
   }
 
   /** the `status` command: health plus a fresh device read when the register is free */

@@ -9,7 +9,7 @@ import { GatewayError, SystemCodes, type GatewayErrorJson } from '../errors.ts';
 import type { Topics } from '../mqtt/bridge.ts';
 import type { Logger } from '../log.ts';
 import type { QueueStore } from '../queue/store.ts';
-import type { OutboxMessage } from '../queue/types.ts';
+import type { JobRecord, OutboxMessage } from '../queue/types.ts';
 import { verifyEnvelope, externalIdOf, type SigningConfig } from '../security/signature.ts';
 
 /** Commands that go through the queue, in order with receipts. */
@@ -36,6 +36,12 @@ export interface IngestDeps {
 export function responseMessage(topics: Topics, command: string, transaction: unknown, body: { status: 'ok'; data?: unknown } | { status: 'error'; error: GatewayErrorJson }): OutboxMessage {
   return { topic: topics.response(command), payload: JSON.stringify({ transaction: transaction ?? null, ...body }) };
 }
+
+/** What became of a receipt handed to the gateway (MQTT or the web page). */
+export type SubmitOutcome =
+  | { status: 'accepted'; externalId: string }
+  | { status: 'duplicate'; externalId: string; record: JobRecord }
+  | { status: 'rejected'; externalId: string | null; error: GatewayErrorJson };
 
 function fail(code: string, message: string, retryable = false): GatewayErrorJson {
   return new GatewayError(code, 'system', message, retryable).toJSON();
@@ -74,13 +80,22 @@ export class Ingest {
   }
 
   private async receipt(payload: Buffer): Promise<void> {
+    await this.submitReceipt(payload);
+  }
+
+  /**
+   * One receipt through validation into the queue, its answer on the result topic: the path of MQTT receipts and of
+   * the web page's manual receipts alike. Throws only when the disk refuses the write (then nothing is stored).
+   */
+  async submitReceipt(payload: Buffer): Promise<SubmitOutcome> {
     const { store, topics, now } = this.d;
     const parsed = parseReceiptMessage(payload, this.d.validation());
     if (!parsed.ok) {
       const externalId = parsed.externalId ?? null;
+      const error = parsed.error.toJSON();
       this.d.logger.info({ externalId, code: parsed.error.code, field: parsed.error.field }, 'receipt rejected');
-      await this.answer({ topic: topics.result, payload: JSON.stringify(failResult(externalId as string, parsed.error.toJSON(), now())) });
-      return;
+      await this.answer({ topic: topics.result, payload: JSON.stringify(failResult(externalId as string, error, now())) });
+      return { status: 'rejected', externalId, error };
     }
     const { externalId } = parsed.request;
     const accepted: OutboxMessage = { topic: topics.result, payload: JSON.stringify(acceptedResult(externalId, now())) };
@@ -93,30 +108,35 @@ export class Ingest {
       await this.d.publishNow?.(topics.result, JSON.stringify(failResult(externalId, error, now()))).catch(() => undefined);
       throw err;
     }
+    const refuse = async (error: GatewayErrorJson): Promise<SubmitOutcome> => {
+      await this.answer({ topic: topics.result, payload: JSON.stringify(failResult(externalId, error, now())) });
+      return { status: 'rejected', externalId, error };
+    };
     switch (res.status) {
       case 'accepted':
         this.d.onOutbox();
         this.d.onQueued();
-        return;
+        return { status: 'accepted', externalId };
       case 'duplicate':
         this.d.logger.info({ externalId, status: res.record.status }, 'duplicate receipt: re-publishing its result, printing nothing');
         await this.answer({ topic: topics.result, payload: JSON.stringify(res.record.result ?? acceptedResult(externalId, now())) });
-        return;
+        return { status: 'duplicate', externalId, record: res.record };
       case 'mismatch':
         this.d.logger.warn({ externalId }, 'a different body under a known external_id: refused');
-        await this.answer({
-          topic: topics.result,
-          payload: JSON.stringify(failResult(externalId, fail(SystemCodes.DUPLICATE_MISMATCH, `Чек с external_id «${externalId}» уже принят с другим содержимым / a different receipt with this external_id was already accepted`), now())),
-        });
-        return;
+        return refuse(fail(SystemCodes.DUPLICATE_MISMATCH, `Чек с external_id «${externalId}» уже принят с другим содержимым / a different receipt with this external_id was already accepted`));
       case 'full':
         this.d.logger.warn({ externalId, depth: store.depth() }, 'queue full: receipt refused');
-        await this.answer({
-          topic: topics.result,
-          payload: JSON.stringify(failResult(externalId, fail(SystemCodes.QUEUE_FULL, 'Очередь чеков заполнена, повторите позже / the receipt queue is full, retry later', true), now())),
-        });
-        return;
+        return refuse(fail(SystemCodes.QUEUE_FULL, 'Очередь чеков заполнена, повторите позже / the receipt queue is full, retry later', true));
     }
+  }
+
+  /**
+   * A queued command from the web page (e.g. close_shift): the same path as `<base>/request/<command>`. The
+   * transaction makes it idempotent and names its record (`<command>:<transaction>`) for the caller to follow.
+   */
+  async submitCommand(command: string, transaction: string, params: Record<string, unknown> = {}): Promise<string> {
+    await this.request(command, Buffer.from(JSON.stringify({ ...params, transaction })));
+    return `${command}:${transaction}`;
   }
 
   private async request(command: string, payload: Buffer, signed = false): Promise<void> {

@@ -43,6 +43,20 @@ export function closeDue(openedAt: string, now: string, closeAt: string, maxHour
   return t >= next ? 'schedule' : undefined;
 }
 
+/** The open shift's clock for the status page: when it opened, hours left before the register's 24 h limit, the next close. */
+export function shiftClock(openedAt: string, now: string, closeAt: string, maxHours: number): { opened_at: string; hours_open: number; hours_left_24h: number; next_close: string } | undefined {
+  const opened = localMs(openedAt);
+  const t = localMs(now);
+  if (!Number.isFinite(opened) || !Number.isFinite(t)) return undefined;
+  const [hh, mm] = closeAt.split(':').map(Number) as [number, number];
+  const day = new Date(opened);
+  let next = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), hh, mm);
+  if (next <= opened) next += 24 * 3600_000;
+  next = Math.min(next, opened + maxHours * 3600_000);
+  const tenths = (ms: number): number => Math.floor(ms / 360_000) / 10;
+  return { opened_at: openedAt, hours_open: tenths(t - opened), hours_left_24h: Math.max(0, tenths(opened + 24 * 3600_000 - t)), next_close: new Date(next).toISOString().slice(0, 16) };
+}
+
 export interface ZReportRecord {
   report: Record<string, unknown>;
   meta: Record<string, unknown>;
