@@ -31,7 +31,7 @@ const DICT = {
     'z.cumulative': 'Нарастающий итог', 'z.since': 'с {d}', 'z.today': 'Текущая смена', 'z.cash': 'Наличными', 'z.cashless': 'Безналичными', 'z.returns': 'Возвраты', 'z.all': 'ещё {n} не передано', 'z.yes': 'да', 'z.unsent': 'не передано: {n}', 'z.view': 'показать',
     'j.title': 'Журнал чеков', 'j.search': 'external_id', 'j.status': 'Статус', 'j.any': 'любой', 'j.from': 'С', 'j.to': 'По', 'j.find': 'Найти', 'j.more': 'Ещё', 'j.empty': 'Ничего не найдено.',
     'j.accepted': 'принят', 'j.done': 'фискализирован', 'j.fail': 'ошибка', 'j.acceptedAt': 'Принят', 'j.total': 'Сумма', 'j.fd': 'ФД / ФП', 'j.request': 'Запрос', 'j.result': 'Результат', 'j.republish': 'Опубликовать результат снова', 'j.republished': 'Результат опубликован снова.', 'j.back': '← к журналу', 'j.error': 'Ошибка',
-    'm.title': 'Ручная регистрация чека', 'm.operation': 'Операция', 'm.sell': 'Приход', 'm.sell_refund': 'Возврат прихода', 'm.external_id': 'external_id', 'm.sno': 'СНО', 'm.email': 'E-mail покупателя', 'm.phone': 'Телефон покупателя', 'm.inn': 'ИНН организации', 'm.address': 'Место расчётов',
+    'm.title': 'Ручная регистрация чека', 'm.operation': 'Операция', 'm.sell': 'Приход', 'm.sell_refund': 'Возврат прихода', 'm.external_id': 'external_id', 'm.sno': 'СНО', 'm.email': 'E-mail покупателя', 'm.phone': 'Телефон покупателя', 'm.inn': 'ИНН организации', 'm.companyEmail': 'E-mail магазина (отправитель чека)', 'm.address': 'Место расчётов',
     'm.items': 'Позиции', 'm.name': 'Наименование', 'm.price': 'Цена, ₽', 'm.qty': 'Кол-во', 'm.sum': 'Сумма, ₽', 'm.vat': 'НДС', 'm.method': 'Способ расчёта', 'm.object': 'Предмет', 'm.addItem': '+ позиция', 'm.remove': '×',
     'm.payments': 'Оплата', 'm.cash': 'Наличными', 'm.card': 'Безналичными', 'm.prepaid': 'Зачёт аванса', 'm.credit': 'В кредит', 'm.total': 'Итого', 'm.submit': 'Зарегистрировать чек', 'm.sending': 'Отправка…',
     'm.accepted': 'Чек принят в очередь, ждём кассу…', 'm.done': 'Чек фискализирован: ФД № {fd}, ФП {fp}, смена {shift}.', 'm.failed': 'Чек не напечатан: {error}', 'm.rejected': 'Чек не принят: {error}', 'm.duplicate': 'Такой external_id уже есть: {status}.',
@@ -66,7 +66,7 @@ const DICT = {
     'z.cumulative': 'Cumulative total', 'z.since': 'since {d}', 'z.today': 'Current shift', 'z.cash': 'Cash', 'z.cashless': 'Cashless', 'z.returns': 'Returns', 'z.all': '{n} more unsent', 'z.yes': 'yes', 'z.unsent': 'unsent: {n}', 'z.view': 'view',
     'j.title': 'Receipts journal', 'j.search': 'external_id', 'j.status': 'Status', 'j.any': 'any', 'j.from': 'From', 'j.to': 'To', 'j.find': 'Search', 'j.more': 'More', 'j.empty': 'Nothing found.',
     'j.accepted': 'accepted', 'j.done': 'fiscalized', 'j.fail': 'failed', 'j.acceptedAt': 'Accepted', 'j.total': 'Total', 'j.fd': 'FD / FP', 'j.request': 'Request', 'j.result': 'Result', 'j.republish': 'Publish the result again', 'j.republished': 'Result published again.', 'j.back': '← journal', 'j.error': 'Error',
-    'm.title': 'Manual receipt', 'm.operation': 'Operation', 'm.sell': 'Sale', 'm.sell_refund': 'Sale refund', 'm.external_id': 'external_id', 'm.sno': 'Tax system', 'm.email': 'Customer e-mail', 'm.phone': 'Customer phone', 'm.inn': 'Company INN', 'm.address': 'Place of settlement',
+    'm.title': 'Manual receipt', 'm.operation': 'Operation', 'm.sell': 'Sale', 'm.sell_refund': 'Sale refund', 'm.external_id': 'external_id', 'm.sno': 'Tax system', 'm.email': 'Customer e-mail', 'm.phone': 'Customer phone', 'm.inn': 'Company INN', 'm.companyEmail': 'Shop e-mail (receipt sender)', 'm.address': 'Place of settlement',
     'm.items': 'Items', 'm.name': 'Name', 'm.price': 'Price, ₽', 'm.qty': 'Qty', 'm.sum': 'Sum, ₽', 'm.vat': 'VAT', 'm.method': 'Payment method', 'm.object': 'Object', 'm.addItem': '+ item', 'm.remove': '×',
     'm.payments': 'Payment', 'm.cash': 'Cash', 'm.card': 'Cashless', 'm.prepaid': 'Prepayment offset', 'm.credit': 'Credit', 'm.total': 'Total', 'm.submit': 'Register receipt', 'm.sending': 'Sending…',
     'm.accepted': 'Receipt queued, waiting for the register…', 'm.done': 'Receipt fiscalized: FD {fd}, FP {fp}, shift {shift}.', 'm.failed': 'Receipt not printed: {error}', 'm.rejected': 'Receipt refused: {error}', 'm.duplicate': 'This external_id exists already: {status}.',
@@ -296,7 +296,7 @@ function statusView(st, checkBox) {
       [t('status.depth'), q.depth], [t('status.oldestAge'), q.oldest_age_s], [t('status.outbox'), q.outbox],
       q.blocked && [t('status.blocked'), pill('bad', `${q.blocked.code}: ${q.blocked.message}`)],
     ])));
-    if (hl.clock) cards.push(h('div', { class: 'card' }, h('h2', {}, t('status.clock')), dl([[t('status.drift'), hl.clock.drift_s], ['', hl.clock.warning]])));
+    if (hl.clock) cards.push(h('div', { class: 'card' }, h('h2', {}, t('status.clock')), dl([[t('status.drift'), hl.clock.drift_s], hl.clock.warning && ['', hl.clock.warning]])));
   }
   const errs = st.last_errors || [];
   cards.push(h('div', { class: 'card', id: 'card-errors' }, h('h2', {}, t('status.errors')),
@@ -532,7 +532,7 @@ async function renderZReports() {
       add.disabled = false;
       const res = s.data.result || {};
       if (s.data.status === 'done') {
-        const n = res.data && (res.data.shift_number ?? res.data.z_report && res.data.z_report.shift_number);
+        const n = res.data ? res.data.shift_number : undefined;
         await renderZReports();
         const o = document.getElementById('z-result');
         if (o) o.replaceChildren(pill('ok', t('z.added', { n: dash(n) })));
@@ -662,8 +662,11 @@ async function renderManual() {
   const sno = h('select', { id: 'm-sno' }, (fiscal.tax_systems || SNO).map((s) => h('option', { value: s }, t(`sno.${s}`))));
   const email = h('input', { type: 'email', id: 'm-email' });
   const phone = h('input', { type: 'tel', id: 'm-phone' });
-  const inn = h('input', { type: 'text', id: 'm-inn', value: fiscal.company_inn || '' });
-  const address = h('input', { type: 'text', id: 'm-address', value: 'https://' + location.host });
+  // the shop's own details are remembered in this browser from the last receipt
+  const remembered = JSON.parse(localStorage.getItem('manualCompany') || '{}');
+  const inn = h('input', { type: 'text', id: 'm-inn', value: remembered.inn || fiscal.company_inn || '' });
+  const companyEmail = h('input', { type: 'email', id: 'm-company-email', value: remembered.email || '' });
+  const address = h('input', { type: 'text', id: 'm-address', value: remembered.payment_address || 'https://' + location.host });
   const rows = h('tbody', {});
   const totalCell = h('span', { id: 'm-total', class: 'big' }, '0');
   const pay = {
@@ -707,7 +710,7 @@ async function renderManual() {
   const form = h('form', { id: 'manual-form', novalidate: true },
     h('fieldset', {}, h('legend', {}, t('m.title')),
       fieldRow(t('m.operation'), operation, 'm-operation'), fieldRow(t('m.external_id'), extId, 'm-external_id'), fieldRow(t('m.sno'), sno, 'm-sno'),
-      fieldRow(t('m.email'), email, 'm-email'), fieldRow(t('m.phone'), phone, 'm-phone'), fieldRow(t('m.inn'), inn, 'm-inn'), fieldRow(t('m.address'), address, 'm-address')),
+      fieldRow(t('m.email'), email, 'm-email'), fieldRow(t('m.phone'), phone, 'm-phone'), fieldRow(t('m.inn'), inn, 'm-inn'), fieldRow(t('m.companyEmail'), companyEmail, 'm-company-email'), fieldRow(t('m.address'), address, 'm-address')),
     h('fieldset', {}, h('legend', {}, t('m.items')), h('table', { class: 'items' }, h('thead', {}, h('tr', {}, ['m.name', 'm.price', 'm.qty', 'm.sum', 'm.vat', 'm.method', 'm.object', ''].map((k) => h('th', {}, k ? t(k) : '')))), rows), h('p', {}), addBtn,
       h('div', { class: 'field-error', id: 'm-items-error' })),
     h('fieldset', {}, h('legend', {}, t('m.payments')), fieldRow(t('m.card'), pay[1], 'm-pay-1'), fieldRow(t('m.cash'), pay[0], 'm-pay-0'), fieldRow(t('m.prepaid'), pay[2], 'm-pay-2'), fieldRow(t('m.credit'), pay[3], 'm-pay-3'),
@@ -743,7 +746,8 @@ async function renderManual() {
     const client = {};
     if (email.value.trim()) client.email = email.value.trim();
     if (phone.value.trim()) client.phone = phone.value.trim();
-    const company = { sno: sno.value, inn: inn.value.trim(), payment_address: address.value.trim() };
+    const company = { email: companyEmail.value.trim(), sno: sno.value, inn: inn.value.trim(), payment_address: address.value.trim() };
+    localStorage.setItem('manualCompany', JSON.stringify({ inn: company.inn, email: company.email, payment_address: company.payment_address }));
     const receipt = { operation: operation.value, external_id: extId.value.trim(), timestamp: nowStamp(), receipt: { client, company, items, payments, total: kopToRub(total) } };
     submit.disabled = true;
     out.replaceChildren(t('m.sending'));
@@ -779,7 +783,7 @@ async function renderManual() {
       document.getElementById('m-items-error').textContent = field;
       return;
     }
-    const map = { external_id: 'm-external_id', 'receipt.client.email': 'm-email', 'receipt.client.phone': 'm-phone', 'receipt.client': 'm-email', 'receipt.company.inn': 'm-inn', 'receipt.company.sno': 'm-sno', 'receipt.company.payment_address': 'm-address', operation: 'm-operation' };
+    const map = { external_id: 'm-external_id', 'receipt.client.email': 'm-email', 'receipt.client.phone': 'm-phone', 'receipt.client': 'm-email', 'receipt.company.inn': 'm-inn', 'receipt.company.email': 'm-company-email', 'receipt.company.sno': 'm-sno', 'receipt.company.payment_address': 'm-address', operation: 'm-operation' };
     const key = Object.keys(map).find((k) => field === k || field.startsWith(`${k}.`));
     if (key) {
       document.getElementById(map[key]).classList.add('invalid');
