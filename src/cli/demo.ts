@@ -74,7 +74,17 @@ export async function demo(opts: { once: boolean }): Promise<number> {
   out('Publish another receipt with any MQTT client, e.g.:');
   out(`  mosquitto_pub -h 127.0.0.1 -p ${port} -q 1 -t ${config.mqtt.base_topic}/receipt -m '${body.replace(externalId, 'my-order-1')}'`);
   out(`  mosquitto_sub -h 127.0.0.1 -p ${port} -v -t '${config.mqtt.base_topic}/#'`);
+  let closeWeb = async (): Promise<void> => undefined;
   if (!opts.once) {
+    // the web page too, on localhost only (its password is asked at first visit; kept in the demo's temp dir)
+    const { buildWebApp } = await import('../web/server.ts');
+    const web = await buildWebApp({ logger: createLogger({ level: 'warn' }), authFile: join(dir, 'web-auth.json'), configFile: join(dir, 'config.json'), gateway: gw });
+    const probe = createServer();
+    const webPort = await listen(probe, 8080);
+    await new Promise<void>((r) => probe.close(() => r()));
+    await web.listen({ host: '127.0.0.1', port: webPort });
+    closeWeb = () => web.close();
+    out(`web page  http://127.0.0.1:${webPort}/ (set a password at the first visit)`);
     out('Ctrl-C stops the demo.');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
@@ -82,6 +92,7 @@ export async function demo(opts: { once: boolean }): Promise<number> {
     });
   }
   await client.endAsync();
+  await closeWeb();
   await gw.stop();
   await gw.store.close();
   emulator.close();
