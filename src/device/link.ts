@@ -27,6 +27,7 @@ export class DeviceLink extends EventEmitter {
 
   /** the opened driver; opens (identifies the device) when needed */
   get(): Promise<FiscalDriver> {
+    if (this.closing) return Promise.reject(new DriverError('STOPPING', 'retryable', 'the register link is closed'));
     if (this.driver) return Promise.resolve(this.driver);
     this.opening ??= this.open().finally(() => (this.opening = undefined));
     return this.opening;
@@ -37,6 +38,8 @@ export class DeviceLink extends EventEmitter {
     try {
       driver = await this.factory();
       const info = await driver.open();
+      // closed while it was opening: the port must not stay open behind the stop (it would keep the process alive)
+      if (this.closing) throw new DriverError('STOPPING', 'retryable', 'the register link was closed while opening');
       this.driver = driver;
       this.setUp(true, info);
       this.logger.info({ model: info.model, serial: info.serial, fn: info.fnNumber }, 'register connected');
@@ -79,8 +82,10 @@ export class DeviceLink extends EventEmitter {
 
   private closing = false;
 
+  /** closes the link, waiting for an open in progress (whose port is then closed too) */
   async close(): Promise<void> {
     this.closing = true;
+    await this.opening?.catch(() => undefined);
     await this.drop(new Error('stopping'));
   }
 }
