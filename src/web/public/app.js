@@ -364,7 +364,7 @@ function makeInput(path, kind, opts, value, ports) {
   if (kind === 'select') return h('select', { id, dataset: { path, kind } }, opts.map((o) => h('option', { value: String(o), selected: String(value) === String(o) }, String(o))));
   if (kind === 'multi') {
     const vals = Array.isArray(value) ? value : [];
-    return h('div', { id, dataset: { path, kind } }, opts.map((o) => h('label', { style: 'margin-right:12px' }, h('input', { type: 'checkbox', value: o, checked: vals.includes(o) }), ' ', t(`sno.${o}`))));
+    return h('div', { id, dataset: { path, kind } }, opts.map((o) => h('label', { class: 'choice' }, h('input', { type: 'checkbox', value: o, checked: vals.includes(o) }), ' ', t(`sno.${o}`))));
   }
   if (kind === 'bool') return h('input', { type: 'checkbox', id, dataset: { path, kind }, checked: Boolean(value) });
   if (kind === 'secret' || kind === 'secret-int') {
@@ -441,7 +441,7 @@ async function renderSettings() {
     savedReport(out, r.data);
   });
 
-  const restoreInput = h('input', { type: 'file', accept: 'application/json,.json', id: 'restore-file', style: 'display:none' });
+  const restoreInput = h('input', { type: 'file', accept: 'application/json,.json', id: 'restore-file', hidden: true });
   restoreInput.addEventListener('change', async () => {
     const file = restoreInput.files && restoreInput.files[0];
     if (!file) return;
@@ -458,7 +458,7 @@ async function renderSettings() {
     }
     savedReport(out, r.data);
   });
-  const backup = h('div', { class: 'card', style: 'margin-bottom:16px' }, h('a', { class: 'button', href: '/api/config/backup', download: '', id: 'backup-link' }, t('settings.backup')), ' ',
+  const backup = h('div', { class: 'card spaced' }, h('a', { class: 'button', href: '/api/config/backup', download: '', id: 'backup-link' }, t('settings.backup')), ' ',
     h('button', { type: 'button', class: 'secondary', id: 'restore-button', onclick: () => restoreInput.click() }, t('settings.restore')), restoreInput, h('p', { class: 'hint' }, t('settings.backupHint')));
 
   const cur = h('input', { type: 'password', id: 'pw-current', autocomplete: 'current-password' });
@@ -626,7 +626,7 @@ async function renderReceipt() {
         ['ФН / FN', p && p.fn_number], [t('status.shift'), p && p.shift_number], ['QR', p && p.qr], d.result && d.result.error && [t('j.error'), errText(d.result.error)],
       ]), h('p', {}), rep, out),
       d.qr_image ? h('div', { class: 'card' }, h('img', { class: 'qr', id: 'receipt-qr', src: d.qr_image, alt: 'QR', width: 220, height: 220 })) : ''),
-    h('h2', { style: 'margin-top:16px' }, t('j.request')), h('pre', { id: 'receipt-request' }, JSON.stringify(d.request, null, 2)),
+    h('h2', { class: 'spaced-top' }, t('j.request')), h('pre', { id: 'receipt-request' }, JSON.stringify(d.request, null, 2)),
     h('h2', {}, t('j.result')), h('pre', { id: 'receipt-result' }, JSON.stringify(d.result, null, 2)));
 }
 
