@@ -124,9 +124,6 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
       gateway: gw,
       listPorts: () => listCandidates(),
       restart: restartSelf,
-      setLogLevel: (level) => {
-        logger.level = level;
-      },
     },
     config.web.host,
     config.web.port,

@@ -6,10 +6,11 @@ import { parseConfig, REDACTED, type Config, type ConfigOverrides } from '../con
 
 /**
  * Sections read at each use by the running gateway (fiscal validation, cashier, shift schedule, watch limits,
- * signing keys, log level): changing them in place applies them at once. Everything else (broker, register port,
- * queue store, web address, data directory) is read at start and needs a restart.
+ * signing keys): changing them in place applies them at once. Everything else (broker, register port, queue store,
+ * web address, data directory, log level — pino's child loggers keep the level they were made with) is read at
+ * start and needs a restart.
  */
-const LIVE = ['fiscal', 'shift', 'watch', 'security', 'log'] as const;
+const LIVE = ['fiscal', 'shift', 'watch', 'security'] as const;
 
 type Json = Record<string, any>;
 
@@ -83,7 +84,7 @@ export interface ApplyReport {
 }
 
 /** Applies the live sections of `next` to the running configuration object in place; says what needs a restart. */
-export function applyLive(running: Config, next: Config, setLogLevel?: (level: string) => void): ApplyReport {
+export function applyLive(running: Config, next: Config): ApplyReport {
   const changed = changedPaths(running, next);
   const isLive = (p: string): boolean => LIVE.some((s) => p === s || p.startsWith(`${s}.`));
   const r = running as Json;
@@ -94,6 +95,5 @@ export function applyLive(running: Config, next: Config, setLogLevel?: (level: s
     for (const k of Object.keys(target)) delete target[k];
     Object.assign(target, structuredClone(n[section]));
   }
-  if (setLogLevel && changed.includes('log.level')) setLogLevel(next.log.level);
   return { applied: changed.filter(isLive), restart: changed.filter((p) => !isLive(p)) };
 }

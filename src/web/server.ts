@@ -47,7 +47,6 @@ export interface WebDeps {
   listPorts?: () => Promise<PortCandidate[]>;
   /** asks the process to restart (graceful stop; systemd starts it again) */
   restart?: () => void;
-  setLogLevel?: (level: string) => void;
   now?: () => number;
   /** login/setup attempts per address per minute (default 5) */
   loginPerMinute?: number;
@@ -250,7 +249,7 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
       throw err;
     }
     await saveConfig(d.configFile, next);
-    const report = d.gateway ? applyLive(d.gateway.config, next, d.setLogLevel) : { applied: [], restart: ['(safe mode: every setting)'] };
+    const report = d.gateway ? applyLive(d.gateway.config, next) : { applied: [], restart: ['(safe mode: every setting)'] };
     d.logger.info({ applied: report.applied, restart: report.restart }, 'web: configuration saved');
     return reply.send({ saved: true, ...report, restart_required: report.restart.length > 0 });
   };

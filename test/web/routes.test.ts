@@ -247,9 +247,10 @@ t.test('settings: secrets never in clear, field errors, live apply, restart noti
   const moved = structuredClone(live);
   moved.web.port = 8099;
   moved.mqtt.password = 'new-Broker-pass-77';
+  moved.log.level = 'debug';
   const r3 = c.json(await c.req('PUT', '/api/config', { config: moved }));
   t.equal(r3.restart_required, true);
-  t.same(r3.restart.sort(), ['mqtt.password', 'web.port'], 'says which settings wait for a restart');
+  t.same(r3.restart.sort(), ['log.level', 'mqtt.password', 'web.port'], 'says which settings wait for a restart');
   t.equal(JSON.parse(await fs.readFile(configFile, 'utf8')).mqtt.password, 'new-Broker-pass-77', 'a new secret is saved');
   t.notMatch((await c.req('GET', '/api/config')).body, 'new-Broker-pass-77');
   t.equal(c.json(await c.req('POST', '/api/restart')).restarting, true);
@@ -284,7 +285,8 @@ t.test('manual receipt: field errors; then through the queue to the register, in
   t.equal(junk.statusCode, 422, 'not a receipt');
   t.ok(c.json(junk).error.code);
 
-  const ok = await c.req('POST', '/api/receipts', sampleReceipt('web-1'));
+  const web1 = sampleReceipt('web-1');
+  const ok = await c.req('POST', '/api/receipts', web1);
   t.equal(ok.statusCode, 200);
   t.same(c.json(ok), { status: 'accepted', external_id: 'web-1' });
   const rec = await waitFor(async () => {
@@ -300,7 +302,7 @@ t.test('manual receipt: field errors; then through the queue to the register, in
   t.match(doc, { type: 3, total: 398900, fiscalSign: rec.result.payload.fiscal_document_attribute });
   await rig.store.until(() => rig.store.final('web-1') !== undefined, 'result of web-1 on MQTT');
 
-  const dup = c.json(await c.req('POST', '/api/receipts', sampleReceipt('web-1')));
+  const dup = c.json(await c.req('POST', '/api/receipts', web1));
   t.match(dup, { status: 'duplicate', record_status: 'done' }, 'the same receipt twice prints nothing');
   t.equal(readJournal(join(rig.dir, 'fn.jsonl')).documents.filter((d) => d.type === 3).length, 1, 'one receipt in the fiscal storage');
 
