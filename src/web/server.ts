@@ -27,6 +27,7 @@ import type { RecordStatus } from '../queue/types.ts';
 import { MIN_PASSWORD, PasswordStore, Sessions, type Session } from './auth.ts';
 import { applyLive, forBrowser, nextConfig } from './config-edit.ts';
 
+/** the page's files: src/web/public from the sources, dist/public in the production bundle (scripts/build.mjs) */
 export const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 const COOKIE = 'kkt_session';
 

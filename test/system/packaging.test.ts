@@ -21,6 +21,7 @@ t.test('install.sh --dry-run --prefix prints the plan and touches nothing', asyn
   t.match(r.stdout, `install -m 0644 ${ROOT}/systemd/kkt-gateway.service ${root}/etc/systemd/system/kkt-gateway.service`);
   t.match(r.stdout, `${root}/etc/udev/rules.d/99-kkt-gateway.rules`);
   t.match(r.stdout, 'npm ci --omit=dev');
+  t.match(r.stdout, 'npm run build');
   t.match(r.stdout, /web page: http:\/\/\S+:8080/);
   t.notOk(existsSync(root), 'nothing created');
   const u = sh('bash', ['scripts/install.sh', '--dry-run', '--uninstall', '--prefix', root]);
@@ -49,6 +50,7 @@ t.test('install.sh --prefix installs the files and is idempotent, keeping config
   t.equal(readFileSync(cfgFile, 'utf8'), '{"device":{"port":"/dev/kkt/mine"}}', 'config kept');
   t.ok(existsSync(join(root, 'var/lib/kkt-gateway/keep')), 'data kept');
   t.match(readFileSync(join(root, 'npm.log'), 'utf8'), 'npm ci --omit=dev');
+  t.match(readFileSync(join(root, 'npm.log'), 'utf8'), 'npm run build', 'the bundle is built after the dependencies');
   const un = sh('bash', ['scripts/install.sh', '--uninstall', '--prefix', root], env);
   t.equal(un.status, 0, un.stderr);
   t.notOk(existsSync(join(root, 'opt/kkt-gateway')), 'app removed');
@@ -61,7 +63,11 @@ t.test('systemd-analyze verify passes on the unit (ExecStart rewritten to this c
   t.match(unit, /^Type=notify$/m);
   t.match(unit, /^WatchdogSec=/m);
   const copy = join(dir, 'kkt-gateway.service');
-  writeFileSync(copy, unit.replace(/^ExecStart=\/opt\/kkt-gateway\//m, `ExecStart=${ROOT}/`));
+  // the unit runs the bundle: build it here (scripts/build.mjs, as install.sh does) and point ExecStart at it
+  const b = sh(process.execPath, ['scripts/build.mjs', '--outdir', join(dir, 'dist')]);
+  t.equal(b.status, 0, b.stderr);
+  t.match(unit, /^ExecStart=\/opt\/kkt-gateway\/dist\/kkt-gateway\.mjs run$/m);
+  writeFileSync(copy, unit.replace(/^ExecStart=\/opt\/kkt-gateway\//m, `ExecStart=${dir}/`));
   const r = sh('systemd-analyze', ['verify', copy]);
   t.equal(r.status, 0, r.stderr);
   t.notMatch(r.stderr, /Unknown|ignoring|Invalid/i, r.stderr);

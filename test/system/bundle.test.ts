@@ -1,0 +1,49 @@
+/**
+ * The production bundle (scripts/build.mjs → dist/kkt-gateway.mjs, what the systemd unit runs): built here into a
+ * temp directory, it fiscalizes the demo receipt end to end and serves the web page's files from dist/public.
+ */
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, existsSync, symlinkSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../helpers/broker.ts';
+import { ROOT } from '../helpers/gateway-process.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'kkt-bundle-'));
+const bundle = join(dir, 'dist', 'kkt-gateway.mjs');
+// the bundle runs without tap's loaders (a plain node, as under systemd)
+const env = { ...process.env, NODE_OPTIONS: '' };
+
+t.before(() => {
+  // laid out like /opt/kkt-gateway: dist/ beside node_modules/
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  const b = spawnSync(process.execPath, ['scripts/build.mjs', '--outdir', join(dir, 'dist')], { cwd: ROOT, encoding: 'utf8' });
+  if (b.status !== 0) throw new Error(b.stderr);
+});
+
+t.test('the bundle runs the demo: a receipt fiscalized', async (t) => {
+  t.ok(existsSync(bundle));
+  t.ok(existsSync(join(dir, 'dist', 'public', 'app.js')), 'the page ships with it');
+  const r = spawnSync(process.execPath, [bundle, 'demo', '--once'], { cwd: dir, encoding: 'utf8', env, timeout: 60_000 });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /"status":"done"/);
+});
+
+t.test('the bundle serves the page (safe mode without a configuration)', async (t) => {
+  const port = await freePort();
+  const cfg = join(dir, 'config.json');
+  writeFileSync(cfg, JSON.stringify({ data_dir: join(dir, 'data'), web: { host: '127.0.0.1', port } }));
+  const child = spawn(process.execPath, [bundle, 'run', '--config', cfg], { cwd: dir, env, stdio: 'ignore' });
+  t.teardown(() => child.kill('SIGKILL'));
+  let page: Response | undefined;
+  for (let i = 0; i < 100 && !page; i++) {
+    page = await fetch(`http://127.0.0.1:${port}/app.js`).catch(() => undefined);
+    if (!page) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(page?.status, 200);
+  t.match(await page!.text(), /kkt-gateway local web page/);
+  child.kill('SIGTERM');
+  t.same((await once(child, 'exit'))[0], 0);
+});
