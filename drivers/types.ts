@@ -216,7 +216,11 @@ export interface FiscalDriver {
   /** opens the link and identifies the device */
   open(signal?: AbortSignal): Promise<DeviceInfo>;
   info(): DeviceInfo | undefined;
-  status(): Promise<DeviceStatus>;
+  /**
+   * The register's state. `brief`: only what a job needs (mode, paper, shift, FN last document, clock) — the FN
+   * expiry and OFD queue, which only health shows, are left out (two exchanges fewer before every receipt).
+   */
+  status(opts?: { brief?: boolean }): Promise<DeviceStatus>;
   /**
    * Prints and fiscalizes a receipt. Throws DriverError; `uncertain` when the closing command may have been
    * executed. A receipt found open on the device before starting is an error (`RECEIPT_OPEN`); cancel it first.

@@ -91,8 +91,8 @@ export class ShtrihDriver implements FiscalDriver {
     return this.deviceInfo;
   }
 
-  status(): Promise<DeviceStatus> {
-    return this.serial(() => this.readStatus());
+  status(opts: { brief?: boolean } = {}): Promise<DeviceStatus> {
+    return this.serial(() => this.readStatus(opts.brief === true));
   }
 
   fiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {
@@ -176,10 +176,10 @@ export class ShtrihDriver implements FiscalDriver {
     return this.deviceInfo;
   }
 
-  private async readStatus(): Promise<DeviceStatus> {
+  private async readStatus(brief = false): Promise<DeviceStatus> {
     const st = await this.shortStatus();
     const shift = await this.optional(() => this.exec(codec.passwordOnly(Cmd.FN_SHIFT_PARAMS, this.sysPwd), codec.decodeShiftParams));
-    const fn = await this.optional(() => this.fnState());
+    const fn = await this.optional(() => this.fnState(brief));
     const out: DeviceStatus = {
       mode: st.mode,
       submode: st.submode,
@@ -196,9 +196,10 @@ export class ShtrihDriver implements FiscalDriver {
     return out;
   }
 
-  private async fnState(): Promise<{ state: FnState; shiftOpen: boolean }> {
+  private async fnState(brief = false): Promise<{ state: FnState; shiftOpen: boolean }> {
     const s = await this.fnStatus();
     const state: FnState = { serial: s.serial, phase: s.phase, lastFd: s.lastFd, warnings: s.warnings };
+    if (brief) return { state, shiftOpen: s.shiftOpen };
     const expiry = await this.optional(() => this.exec(codec.passwordOnly(Cmd.FN_EXPIRY, this.sysPwd), codec.decodeFnExpiry));
     if (expiry) state.expiry = expiry;
     const ofd = await this.optional(() => this.exec(codec.passwordOnly(Cmd.FN_OFD_STATUS, this.sysPwd), codec.decodeOfdStatus));

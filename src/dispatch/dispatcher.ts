@@ -199,20 +199,21 @@ export class Dispatcher extends EventEmitter {
       await this.o.store.clearInflight();
     }
 
-    let status = await driver.status();
+    // brief: the FN expiry and OFD queue are health's business (read while idle), not needed before a job
+    let status = await driver.status({ brief: true });
     if (status.paper === 'waiting_continue') {
       // paper was replaced after it ran out mid-print: finish that print (B0h) before anything else
       await driver.continuePrint();
-      status = await driver.status();
+      status = await driver.status({ brief: true });
     }
     if (status.receiptOpen) {
       // reconcile has cleared ours; anything open now is a leftover no job accounts for
       await driver.cancelReceipt();
-      status = await driver.status();
+      status = await driver.status({ brief: true });
     }
     const printed = await this.o.runner.prepare(status, driver, job);
     // the FN's last number before the job: re-read only when a shift document was just printed
-    const before = printed ? (await driver.status()).fn?.lastFd : status.fn?.lastFd;
+    const before = printed ? (await driver.status({ brief: true })).fn?.lastFd : status.fn?.lastFd;
     await this.o.store.setInflight(job.seq, { ...(before !== undefined ? { lastFdBefore: before } : {}), startedAt: this.now(), attempt: (inflight?.attempt ?? 0) + 1 });
 
     let outcome: JobOutcome;
