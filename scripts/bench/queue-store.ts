@@ -1,14 +1,16 @@
 /**
- * Accepts per second of the durable queue on this machine's disk: sequential (one accept awaited at a time, as one
- * MQTT message in flight would do) vs concurrent (many in flight, coalesced by group commit), and how long a deep
- * queue takes to open. Run on the target (the Pi's SD card) for numbers that matter:
- *   node --import=tsx scripts/bench-queue.ts [dir] [sequentialCount] [concurrentCount] [deep]
+ * A micro-benchmark of the queue store alone (src/queue/store.ts in this process, no MQTT, no gateway): accepts per
+ * second on this machine's disk, sequential (one accept awaited at a time, as one MQTT message in flight would do)
+ * vs concurrent (many in flight, coalesced by group commit), and how long a deep queue takes to open. The figures of
+ * the real gateway are scripts/bench/index.ts (`npm run bench`); this one tells whether the store or the rest is the
+ * limit. Run on the target (the Pi's SD card) for numbers that matter:
+ *   node --import=tsx scripts/bench/queue-store.ts [dir] [sequentialCount] [concurrentCount] [deep]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QueueStore } from '../src/queue/store.ts';
-import type { AcceptItem } from '../src/queue/types.ts';
+import { QueueStore } from '../../src/queue/store.ts';
+import type { AcceptItem } from '../../src/queue/types.ts';
 
 const base = process.argv[2] ?? tmpdir();
 const sequentialCount = Number(process.argv[3] ?? 1000);
