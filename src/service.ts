@@ -214,6 +214,7 @@ export class Gateway extends EventEmitter {
       const status = await driver.status();
       this.device = { status, at: this.now() };
       this.link.touch();
+      if (this.dispatcher.state.blocked) this.dispatcher.retryNow();
       void this.publishHealth();
       return { ok: true, ms: this.now() - t0, info: this.link.state.info, status };
     } catch (err) {
@@ -245,7 +246,7 @@ export class Gateway extends EventEmitter {
       this.device = { status, at: this.now() };
       this.link.touch();
       await this.checkShift(status);
-      if (this.dispatcher.state.blocked) this.dispatcher.nudge();
+      if (this.dispatcher.state.blocked) this.dispatcher.retryNow();
       // not awaited: the `status` command runs inside the MQTT message handler, and waiting there for the PUBACK of
       // the health message would wait forever (the client takes no packet while the handler runs)
       void this.publishHealth();

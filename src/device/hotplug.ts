@@ -125,7 +125,7 @@ export class RegisterHotplug extends EventEmitter {
 /** What hot-plug acts on: the gateway's register link and dispatcher. */
 export interface HotplugTarget {
   link: { readonly state: { up: boolean }; drop(reason: Error): Promise<void> };
-  dispatcher: { nudge(): void };
+  dispatcher: { retryNow(): void };
 }
 
 /**
@@ -135,9 +135,9 @@ export interface HotplugTarget {
  */
 export function wireHotplug(hp: RegisterHotplug, gw: HotplugTarget): void {
   hp.on('detach', (d: { vid: string; pid: string }) => {
-    void gw.link.drop(new Error(`register USB ${d.vid}:${d.pid} detached`)).then(() => gw.dispatcher.nudge());
+    void gw.link.drop(new Error(`register USB ${d.vid}:${d.pid} detached`)).then(() => gw.dispatcher.retryNow());
   });
   hp.on('attach', () => {
-    if (!gw.link.state.up) gw.dispatcher.nudge();
+    if (!gw.link.state.up) gw.dispatcher.retryNow();
   });
 }

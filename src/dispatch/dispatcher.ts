@@ -89,6 +89,7 @@ const defaultSleep = (ms: number, signal: AbortSignal): Promise<void> =>
 export class Dispatcher extends EventEmitter {
   readonly state: DispatcherState = { busy: false };
   private wake: (() => void) | undefined;
+  private retryWake: (() => void) | undefined;
   /** ends waits (idle, backoff) when stopping; never the job on the wire */
   private readonly abort = new AbortController();
   /** aborts the exchange on the wire: only for a hard stop (the next start reconciles it) */
@@ -109,11 +110,19 @@ export class Dispatcher extends EventEmitter {
     this.loopDone ??= this.loop();
   }
 
-  /** something was queued, or the device may be back */
+  /** something was queued: wakes an idle dispatcher (a backoff after a device problem runs its course) */
   nudge(): void {
     const w = this.wake;
     this.wake = undefined;
     w?.();
+  }
+
+  /** the device may be back (hot-plug, a status read succeeded): ends a backoff too */
+  retryNow(): void {
+    const r = this.retryWake;
+    this.retryWake = undefined;
+    r?.();
+    this.nudge();
   }
 
   /**
@@ -124,7 +133,7 @@ export class Dispatcher extends EventEmitter {
     this.paused = true;
     this.abort.abort();
     if (opts.hard) this.hard.abort();
-    this.nudge();
+    this.retryNow();
     await this.loopDone;
   }
 
@@ -180,7 +189,18 @@ export class Dispatcher extends EventEmitter {
     this.failures++;
     const { minMs, maxMs } = this.o.backoff ?? { minMs: 200, maxMs: 10_000 };
     const delay = Math.min(maxMs, minMs * 2 ** Math.min(this.failures - 1, 16));
-    await Promise.race([this.sleep(delay, this.abort.signal), new Promise<void>((r) => (this.wake = r))]);
+    // new receipts do not cut the backoff short (with the register away every message would retry the port at
+    // once); stop() and retryNow() do. One AbortController per wait, so no listener outlives it.
+    const local = new AbortController();
+    const onStop = (): void => local.abort();
+    this.abort.signal.addEventListener('abort', onStop, { once: true });
+    this.retryWake = () => local.abort();
+    try {
+      await this.sleep(delay, local.signal);
+    } finally {
+      this.abort.signal.removeEventListener('abort', onStop);
+      this.retryWake = undefined;
+    }
   }
 
   /** One attempt at the head job. Throws to keep the head (retryable states); resolves when the job is finished. */

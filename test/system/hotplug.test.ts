@@ -39,15 +39,15 @@ t.test('detach of the register drops the link and wakes the dispatcher; attach w
   const state = { up: true };
   wireHotplug(hp, {
     link: { state, drop: async (e) => void (calls.push(`drop ${e.message}`), (state.up = false)) },
-    dispatcher: { nudge: () => void calls.push('nudge') },
+    dispatcher: { retryNow: () => void calls.push('retryNow') },
   });
   backend.detach('m');
   t.same(calls, [], 'a mouse leaving is ignored');
   backend.detach('a');
   await new Promise((r) => setImmediate(r));
-  t.same(calls, ['drop register USB 1fc9:0083 detached', 'nudge']);
+  t.same(calls, ['drop register USB 1fc9:0083 detached', 'retryNow']);
   backend.attach({ handle: 'b', vendorId: 0x1fc9, productId: 0x0083 });
-  t.same(calls.at(-1), 'nudge', 'attach with the link down wakes the dispatcher');
+  t.same(calls.at(-1), 'retryNow', 'attach with the link down wakes the dispatcher');
   state.up = true;
   const n = calls.length;
   backend.attach({ handle: 'c', vendorId: 0x2912, productId: 0x0005 });
