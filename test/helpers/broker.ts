@@ -1,7 +1,7 @@
 /** Real MQTT brokers for tests: mosquitto (from apt) as a child process, or aedes in-process, on loopback TCP. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -50,6 +50,11 @@ export interface MosquittoOptions {
   perListenerSettings?: boolean;
 }
 
+const brokerDirs = new Set<string>();
+process.once('exit', () => {
+  for (const d of brokerDirs) rmSync(d, { recursive: true, force: true });
+});
+
 /** mosquitto with max_queued_messages raised (its default of 1000 silently drops QoS 1 bursts). */
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<TestBroker> {
   const port = await freePort();
@@ -83,6 +88,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<TestB
     child.kill('SIGTERM');
     await once(child, 'exit');
   };
+  // stop() may be followed by restart(): the directory (config, persistence) goes when the test process exits
+  brokerDirs.add(dir);
   await launch();
   return { url: `mqtt://127.0.0.1:${port}`, port, stop, restart: async () => (await stop(), await launch()) };
 }
