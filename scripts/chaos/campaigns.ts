@@ -8,13 +8,15 @@ import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import fc from 'fast-check';
+import mqtt from 'mqtt';
 import { makeRig, StoreClient, type Rig } from '../../test/helpers/rig.ts';
 import { startMosquitto } from '../../test/helpers/broker.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { Emulator } from '../../drivers/emulator/emulator.ts';
 import { createPty } from '../../drivers/emulator/pty.ts';
 import { parseReceiptMessage } from '../../src/fiscal/parse.ts';
-import { crashReceipt, prng, teardown } from './crash.ts';
+import { crashReceipt, prng, teardown, PARENT_WATCH } from './crash.ts';
+import { Results } from './results.ts';
 
 export interface Figures {
   campaign: string;
@@ -33,7 +35,7 @@ const BASE_TOTAL = 199000 + 169900 + 30000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** lost / duplicated by the FN journal (each receipt i has total BASE_TOTAL + i) and the results seen */
-function count(journalPath: string, store: StoreClient, ids: string[]): Pick<Figures, 'accepted' | 'fiscalized' | 'resultsPublished' | 'lost' | 'duplicated'> {
+function count(journalPath: string, results: Results, ids: string[]): Pick<Figures, 'accepted' | 'fiscalized' | 'resultsPublished' | 'lost' | 'duplicated'> {
   const docs = readJournal(journalPath).documents.filter((d) => d.type === 3);
   const byTotal = new Map<number, number>();
   for (const d of docs) byTotal.set(d.total ?? -1, (byTotal.get(d.total ?? -1) ?? 0) + 1);
@@ -41,27 +43,45 @@ function count(journalPath: string, store: StoreClient, ids: string[]): Pick<Fig
   let duplicated = 0;
   ids.forEach((id, i) => {
     const n = byTotal.get(BASE_TOTAL + i) ?? 0;
-    if (n === 0 || store.results(id).every((r) => r.status !== 'done')) lost++;
+    if (n === 0 || !results.has(id, 'done')) lost++;
     if (n > 1) duplicated++;
   });
   return {
-    accepted: ids.filter((id) => store.results(id).some((r) => r.status === 'accepted')).length,
+    accepted: ids.filter((id) => results.has(id, 'accepted')).length,
     fiscalized: docs.length,
-    resultsPublished: ids.filter((id) => store.results(id).some((r) => r.status === 'done')).length,
+    resultsPublished: ids.filter((id) => results.has(id, 'done')).length,
     lost,
     duplicated,
   };
 }
 
+/** the `fail` results the store saw for `ids`, by error code (none expected where nothing is refused) */
+function failCodes(results: Results, ids: string[]): Record<string, number> {
+  const codes: Record<string, number> = {};
+  for (const id of ids) for (const r of results.of(id)) if (r.status === 'fail') codes[r.error?.code ?? '?'] = (codes[r.error?.code ?? '?'] ?? 0) + 1;
+  return codes;
+}
+
 /**
  * Publishes receipts like a careful store: up to `window` unanswered at a time, and re-sends one that got no
- * answer within `resendMs` (a broker that restarts without persistence forgets what it had not delivered).
+ * `accepted` within `resendMs` (a broker that restarts without persistence forgets what it had not delivered).
+ * With `askMs`, a receipt that was accepted but got no final result for `askMs` since it was last sent or asked
+ * about is asked about with `<base>/request/result` (the gateway re-publishes its result): a broker that restarts
+ * without persistence also forgets the store's session, so a result published before the store resubscribed is
+ * gone for the store — the gateway did publish it (the broker acknowledged it), and only a request brings it back.
  */
-async function storeBurst(store: StoreClient, ids: string[], o: { window: number; resendMs: number; deadlineMs: number }): Promise<number> {
+async function storeBurst(store: StoreClient, results: Results, ids: string[], o: { window: number; resendMs: number; deadlineMs: number; askMs?: number }): Promise<{ resent: number; asked: number }> {
   const sentAt = new Map<number, number>();
+  // a re-send is the same message byte for byte (the body carries a timestamp: a new one is another receipt
+  // under the same external_id, which the gateway rightly refuses with DUPLICATE_MISMATCH)
+  const bodies = new Map<number, string>();
+  const body = (i: number): string => bodies.get(i) ?? (bodies.set(i, JSON.stringify(crashReceipt(ids[i]!, i))), bodies.get(i)!);
   let resent = 0;
+  let asked = 0;
   const deadline = Date.now() + o.deadlineMs;
-  const answered = (i: number): boolean => store.results(ids[i]!).some((r) => r.status === 'done' || r.status === 'fail');
+  // a retryable `fail` (STORAGE, QUEUE_FULL) is no answer yet: the message was not acknowledged, the broker
+  // redelivers it, and its `done` is still to come
+  const answered = (i: number): boolean => results.of(ids[i]!).some((r) => r.status === 'done' || (r.status === 'fail' && r.error?.retryable !== true));
   let next = 0;
   while (Date.now() < deadline) {
     let open = 0;
@@ -71,22 +91,27 @@ async function storeBurst(store: StoreClient, ids: string[], o: { window: number
         continue;
       }
       open++;
-      const acked = store.results(ids[i]!).some((r) => r.status === 'accepted');
+      const acked = results.has(ids[i]!, 'accepted');
       if (!acked && Date.now() - at > o.resendMs && store.client.connected) {
-        await store.publish('receipt', crashReceipt(ids[i]!, i)).catch(() => undefined);
+        await store.publish('receipt', body(i)).catch(() => undefined);
         sentAt.set(i, Date.now());
         resent++;
+      } else if (acked && o.askMs !== undefined && Date.now() - at > o.askMs && store.client.connected) {
+        await store.publish('request/result', { transaction: `ask-${ids[i]}-${asked}`, external_id: ids[i] }).catch(() => undefined);
+        sentAt.set(i, Date.now());
+        asked++;
       }
     }
     while (open < o.window && next < ids.length && store.client.connected) {
-      await store.publish('receipt', crashReceipt(ids[next]!, next)).catch(() => undefined);
+      await store.publish('receipt', body(next)).catch(() => undefined);
       sentAt.set(next++, Date.now());
       open++;
     }
-    if (next >= ids.length && sentAt.size === 0) return resent;
+    if (next >= ids.length && sentAt.size === 0) return { resent, asked };
     await sleep(20);
   }
-  throw new Error(`burst not answered within ${o.deadlineMs} ms (${sentAt.size} open, ${ids.length - next} unsent)`);
+  const open = [...sentAt.keys()].map((i) => `${ids[i]}: ${results.of(ids[i]!).map((r) => r.status).join(',') || 'nothing'}`);
+  throw new Error(`burst not answered within ${o.deadlineMs} ms (${sentAt.size} open, ${ids.length - next} unsent; seen: ${open.slice(0, 10).join('; ')}${open.length > 10 ? '; …' : ''})`);
 }
 
 const ids = (prefix: string, seed: number, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${seed}-${i}`);
@@ -145,10 +170,11 @@ export async function faultCampaign(o: { receipts: number; seed: number }): Prom
         injected[kind] = (injected[kind] ?? 0) + 1;
       }
     })();
-    await storeBurst(rig.store, list, { window: 50, resendMs: 600_000, deadlineMs: 120_000 + o.receipts * 1000 });
+    const results = new Results(rig.store);
+    await storeBurst(rig.store, results, list, { window: 50, resendMs: 600_000, deadlineMs: 120_000 + o.receipts * 1000 });
     stop = true;
     await chaos;
-    return { campaign: 'R2 emulator faults', seed: o.seed, sent: list.length, ...count(join(rig.dir, 'fn.jsonl'), rig.store, list), seconds: secs(t0), faults: JSON.stringify(injected) };
+    return { campaign: 'R2 emulator faults', seed: o.seed, sent: list.length, ...count(join(rig.dir, 'fn.jsonl'), results, list), seconds: secs(t0), faults: JSON.stringify(injected) };
   } finally {
     stop = true;
     rig.emulator.faults.clear();
@@ -160,12 +186,23 @@ export async function faultCampaign(o: { receipts: number; seed: number }): Prom
 
 // ---------------------------------------------------------------------------------------------------- R3
 
-/** R3: the broker restarted `restarts` times during bursts, with or without its persistence. */
-export async function brokerCampaign(o: { receipts: number; restarts: number; persistence: boolean; seed: number }): Promise<Figures> {
+/**
+ * R3: the broker restarted `restarts` times during bursts, with or without its persistence. The store is a
+ * client with a persistent session (`clean: false`, a fixed id), like a real one: with persistence the broker
+ * keeps its session and queues the results published while it was away, so it must get every result without
+ * asking; without persistence the broker forgets both sessions on a restart, and the store asks for a result it
+ * misses (`<base>/request/result`) once a receipt was accepted and stayed unanswered for a while.
+ */
+export async function brokerCampaign(o: { receipts: number; restarts: number; persistence: boolean; seed: number; askMs?: number }): Promise<Figures> {
   const t0 = Date.now();
   const rnd = prng(o.seed);
   const rig = await makeRig({ broker: 'mosquitto', brokerOptions: { persistence: o.persistence } });
   const list = ids(o.persistence ? 'r3p' : 'r3n', o.seed, o.receipts);
+  const base = rig.config.mqtt.base_topic;
+  const client = await mqtt.connectAsync(rig.broker.url, { protocolVersion: 4, clientId: `store-r3-${o.persistence ? 'p' : 'n'}-${o.seed}-${process.pid}`, clean: false, reconnectPeriod: 1000 });
+  const store = new StoreClient(client, base);
+  const results = new Results(store);
+  await client.subscribeAsync(`${base}/#`, { qos: 1 });
   let done = false;
   try {
     await rig.startGateway();
@@ -175,12 +212,23 @@ export async function brokerCampaign(o: { receipts: number; restarts: number; pe
         await rig.broker.restart!();
       }
     })();
-    const resent = await storeBurst(rig.store, list, { window: 100, resendMs: 3000, deadlineMs: 120_000 + o.receipts * 200 });
+    const burst = await storeBurst(store, results, list, { window: 100, resendMs: 3000, deadlineMs: 120_000 + o.receipts * 200, ...(o.persistence ? {} : { askMs: o.askMs ?? 10_000 }) });
     done = true;
     await restarts;
-    return { campaign: `R3 broker restarts (${o.persistence ? 'with' : 'without'} persistence)`, seed: o.seed, sent: list.length, ...count(join(rig.dir, 'fn.jsonl'), rig.store, list), seconds: secs(t0), restarts: o.restarts, storeResends: resent };
+    return {
+      campaign: `R3 broker restarts (${o.persistence ? 'with' : 'without'} persistence)`,
+      seed: o.seed,
+      sent: list.length,
+      ...count(join(rig.dir, 'fn.jsonl'), results, list),
+      seconds: secs(t0),
+      restarts: o.restarts,
+      storeResends: burst.resent,
+      resultRequests: burst.asked,
+      failResults: JSON.stringify(failCodes(results, list)),
+    };
   } finally {
     done = true;
+    await client.endAsync(true).catch(() => undefined);
     await rig.close();
   }
 }
@@ -223,8 +271,13 @@ export async function fuzzCampaign(o: { payloads: number; validEvery: number; se
   const base = 'kkt/fuzz';
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify({ gateway_id: 'fuzz', data_dir: join(dir, 'data'), mqtt: { url: broker.url, base_topic: base }, device: { port: pty.path }, log: { level: 'error' }, queue: { max_receipts: 1_000_000 } }));
-  const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/kkt-gateway.js'), 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const store = await StoreClient.connect(broker.url, base, 5);
+  const child = spawn(process.execPath, [...PARENT_WATCH, join(import.meta.dirname, '../../bin/kkt-gateway.js'), 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // only the topics the campaign reads: on `${base}/#` the store would also get (and StoreClient parse and keep)
+  // every hostile payload it sent — megabyte names, arrays nested 50,000 deep — and a full run ran out of heap
+  const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: `store-r4-${o.seed}-${process.pid}`, clean: true });
+  const store = new StoreClient(client, base);
+  await client.subscribeAsync([`${base}/result`, `${base}/state`], { qos: 1 });
+  const results = new Results(store);
   const valid: string[] = [];
   let badWithId = 0;
   let badWithoutId = 0;
@@ -254,13 +307,13 @@ export async function fuzzCampaign(o: { payloads: number; validEvery: number; se
       await store.client.publishAsync(`${base}/receipt`, payload!, { qos: 1 });
     }
     await store.until(
-      () => valid.every((id) => store.final(id)) && [...expectBad.keys()].every((id) => store.final(id)) && store.results().filter((r) => r.external_id == null).length >= badWithoutId,
+      () => results.anonymous.length >= badWithoutId && valid.every((id) => results.final(id)) && [...expectBad.keys()].every((id) => results.final(id)),
       'every payload answered',
       120_000 + o.payloads * 20,
     );
-    const wrongCode = [...expectBad].filter(([id, code]) => store.final(id)?.error?.code !== code).length;
-    const queuedBad = [...expectBad.keys()].filter((id) => store.results(id).some((r) => r.status === 'accepted')).length;
-    const figures = count(join(dir, 'fn.jsonl'), store, valid);
+    const wrongCode = [...expectBad].filter(([id, code]) => results.final(id)?.error?.code !== code).length;
+    const queuedBad = [...expectBad.keys()].filter((id) => results.has(id, 'accepted')).length;
+    const figures = count(join(dir, 'fn.jsonl'), results, valid);
     return {
       campaign: 'R4 hostile payloads',
       seed: o.seed,
@@ -268,7 +321,7 @@ export async function fuzzCampaign(o: { payloads: number; validEvery: number; se
       ...figures,
       fiscalized: figures.fiscalized,
       hostile: badWithId + badWithoutId,
-      answeredWithTypedError: [...expectBad.keys()].filter((id) => store.final(id)?.status === 'fail').length + store.results().filter((r) => r.external_id == null && r.error?.code).length,
+      answeredWithTypedError: [...expectBad.keys()].filter((id) => results.final(id)?.status === 'fail').length + results.anonymous.filter((r) => r.error?.code).length,
       wrongCode,
       queuedHostile: queuedBad,
       crashed: exited === null ? 0 : 1,
@@ -307,13 +360,14 @@ export async function diskCampaign(o: { receipts: number; seed: number }): Promi
       }
       full = false;
     })();
-    const burst = storeBurst(rig.store, list, { window: 50, resendMs: 60_000, deadlineMs: 120_000 + o.receipts * 300 });
+    const results = new Results(rig.store);
+    const burst = storeBurst(rig.store, results, list, { window: 50, resendMs: 60_000, deadlineMs: 120_000 + o.receipts * 300 });
     await burst;
     stop = true;
     await toggles;
-    const storageRefusals = rig.store.results().filter((r) => r.error?.code === 'STORAGE').length;
-    const ackedUnstored = list.filter((id) => rig.store.results(id).some((r) => r.status === 'accepted') && !rig.store.results(id).some((r) => r.status === 'done')).length;
-    return { campaign: 'R5 disk full / write errors', seed: o.seed, sent: list.length, ...count(join(rig.dir, 'fn.jsonl'), rig.store, list), seconds: secs(t0), refusedWrites, storageRefusals, ackedUnstored };
+    const storageRefusals = results.all.filter((r) => r.error?.code === 'STORAGE').length;
+    const ackedUnstored = list.filter((id) => results.has(id, 'accepted') && !results.has(id, 'done')).length;
+    return { campaign: 'R5 disk full / write errors', seed: o.seed, sent: list.length, ...count(join(rig.dir, 'fn.jsonl'), results, list), seconds: secs(t0), refusedWrites, storageRefusals, ackedUnstored };
   } finally {
     stop = true;
     full = false;

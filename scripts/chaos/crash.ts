@@ -12,12 +12,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { Emulator } from '../../drivers/emulator/emulator.ts';
 import { createPty } from '../../drivers/emulator/pty.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { startMosquitto } from '../../test/helpers/broker.ts';
 import { StoreClient } from '../../test/helpers/rig.ts';
 import { sampleReceipt } from '../../src/cli/sample.ts';
+import { Results } from './results.ts';
 
 export interface CrashOptions {
   receipts: number;
@@ -69,6 +71,9 @@ export function crashReceipt(id: string, i: number): Record<string, unknown> {
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
+/** node arguments for a gateway child: it dies with the harness (parent-watch.mjs) */
+export const PARENT_WATCH = ['--import', pathToFileURL(join(import.meta.dirname, 'parent-watch.mjs')).href];
+
 export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
   const t0 = Date.now();
   const log = o.log ?? (() => undefined);
@@ -90,9 +95,10 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
   }));
   const errLog = createWriteStream(join(dir, 'gateway.log'));
   const store = await StoreClient.connect(broker.url, base);
+  const results = new Results(store);
   let child: ChildProcess | undefined;
   const startGateway = (): ChildProcess => {
-    const c = spawn(process.execPath, [join(ROOT, 'bin/kkt-gateway.js'), 'run', '--config', configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [...PARENT_WATCH, join(ROOT, 'bin/kkt-gateway.js'), 'run', '--config', configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     c.stdout!.pipe(errLog, { end: false });
     c.stderr!.pipe(errLog, { end: false });
     return c;
@@ -116,11 +122,11 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
       child.kill('SIGKILL');
       await once(child, 'exit');
       if (open) killsMidReceipt++;
-      log(`kill ${k + 1}/${o.kills}: FN last FD ${emulator.journal.lastFd}, finals ${ids.filter((id) => store.final(id)).length}/${ids.length}`);
+      log(`kill ${k + 1}/${o.kills}: FN last FD ${emulator.journal.lastFd}, finals ${ids.filter((id) => results.final(id)).length}/${ids.length}`);
       child = startGateway();
     }
     await publishing;
-    await store.until(() => ids.every((id) => store.final(id) !== undefined), 'every final result', 60_000 + o.receipts * 200);
+    await store.until(() => ids.every((id) => results.final(id) !== undefined), 'every final result', 60_000 + o.receipts * 200);
   } finally {
     await teardown({ child, store, emulator, pty, broker });
     errLog.end();
@@ -135,7 +141,7 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
   let copies = 0;
   ids.forEach((id, i) => {
     const n = byTotal.get(199000 + 169900 + 30000 + i) ?? 0;
-    const finals = store.results(id).filter((r) => r.status !== 'accepted');
+    const finals = results.of(id).filter((r) => r.status !== 'accepted');
     copies += finals.length;
     if (n === 0 || finals.length === 0) lost++;
     if (n > 1) duplicated++;
@@ -147,9 +153,9 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
     receipts: o.receipts,
     kills: o.kills,
     killsMidReceipt,
-    accepted: ids.filter((id) => store.results(id).some((r) => r.status === 'accepted')).length,
+    accepted: ids.filter((id) => results.has(id, 'accepted')).length,
     fiscalized: docs.length,
-    resultsPublished: ids.filter((id) => store.final(id)).length,
+    resultsPublished: ids.filter((id) => results.final(id)).length,
     resultCopies: copies,
     lost,
     duplicated,

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
 import type { Logger } from '../log.ts';
 import type { Config } from '../config/index.ts';
@@ -73,6 +74,8 @@ export class MqttBridge extends EventEmitter {
   private client: MqttClient | undefined;
   private backoffMs: number;
   private stopping = false;
+  /** the handler of an incoming message, in its async context while it runs (see publish()) */
+  private readonly handling = new AsyncLocalStorage<{ active: boolean }>();
 
   constructor(private readonly opts: BridgeOptions) {
     super();
@@ -95,14 +98,30 @@ export class MqttBridge extends EventEmitter {
     this.client = client;
     client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {
       const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      this.opts.onMessage(packet.topic, payload).then(
-        () => done(),
+      // the connection this message came on: its PUBACK is meaningful only there
+      const stream = client.stream;
+      const handler = { active: true };
+      this.handling.run(handler, () => this.opts.onMessage(packet.topic, payload)).then(
+        () => {
+          handler.active = false;
+          if (client.stream !== stream || !client.connected) {
+            // Stored, but the connection it came on is gone. MQTT.js would send the PUBACK on the next connection,
+            // where the packet id may already name another message (a broker that restarted without persistence
+            // numbers afresh): that message would be acknowledged before it is stored. So no PUBACK: a broker that
+            // kept the session redelivers this one, and the duplicate re-publishes its stored result.
+            logger.info({ topic: packet.topic, messageId: packet.messageId }, 'message stored after its connection was lost; not acknowledged on the new one');
+            done(new Error('connection lost while the message was being stored'));
+            return;
+          }
+          done();
+        },
         (err: Error) => {
+          handler.active = false;
           // not acknowledged: drop the connection so that nothing after it is taken either, and the broker
           // redelivers it (persistent session) when we are back, after the reconnect backoff
           logger.error({ err: { message: err.message, code: (err as { code?: string }).code }, topic: packet.topic }, 'message not stored; not acknowledged, reconnecting for a redelivery');
           this.emit('refused', err);
-          client.stream?.destroy();
+          if (client.stream === stream) client.stream?.destroy();
           done(err); // an error: MQTT.js sends no PUBACK
         },
       );
@@ -135,10 +154,22 @@ export class MqttBridge extends EventEmitter {
     client.on('error', (err) => logger.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'MQTT error'));
   }
 
-  /** QoS 1 publish; resolves when the broker acknowledged it. */
+  /**
+   * QoS 1 publish; resolves when the broker acknowledged it. Called while an incoming message is being handled, it
+   * resolves once the message is handed to the client instead: MQTT.js reads packets one at a time, so the broker's
+   * PUBACK cannot be read before the handler returns, and waiting for it would stall the connection until the
+   * keepalive timeout. (MQTT.js still re-sends it after a reconnect; what must not be lost goes through the outbox,
+   * whose pump runs outside any handler's context.) Work a handler started that outlives it waits for PUBACKs again.
+   */
   publish(topic: string, payload: string | Buffer, opts: { retain?: boolean } = {}): Promise<void> {
     const client = this.client;
     if (!client || !client.connected) return Promise.reject(new Error('MQTT not connected'));
+    if (this.handling.getStore()?.active) {
+      client.publish(topic, payload, { qos: 1, retain: opts.retain === true }, (err) => {
+        if (err) this.opts.logger.debug({ err: { message: err.message }, topic }, 'publish from a message handler not acknowledged');
+      });
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => {
       client.publish(topic, payload, { qos: 1, retain: opts.retain === true }, (err) => (err ? reject(err) : resolve()));
     });
