@@ -105,7 +105,8 @@ export class Ingest {
     } catch (err) {
       // the disk refused it: say so at once (the outbox is on that disk), and leave the message unacknowledged
       const error = err instanceof GatewayError ? err.toJSON() : fail(SystemCodes.STORAGE, String(err), true);
-      await this.d.publishNow?.(topics.result, JSON.stringify(failResult(externalId, error, now()))).catch(() => undefined);
+      // not awaited: inside the MQTT handler the broker's PUBACK for it cannot be read until the handler returns
+      void this.d.publishNow?.(topics.result, JSON.stringify(failResult(externalId, error, now()))).catch(() => undefined);
       throw err;
     }
     const refuse = async (error: GatewayErrorJson): Promise<SubmitOutcome> => {

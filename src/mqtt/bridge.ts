@@ -127,6 +127,8 @@ export class MqttBridge extends EventEmitter {
       );
     };
     client.on('connect', (connack) => {
+      // small packets at once: a PUBLISH right after a PUBACK must not wait for the broker's delayed ACK (≈40 ms)
+      (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       this.backoffMs = cfg.reconnect_min_ms;
       client.options.reconnectPeriod = cfg.reconnect_min_ms;
       logger.info({ broker: cfg.url, sessionPresent: connack.sessionPresent }, 'MQTT connected');
