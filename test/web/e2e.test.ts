@@ -11,11 +11,8 @@ import { join } from 'node:path';
 import { mkdirSync, promises as fs } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { makeRig } from '../helpers/rig.ts';
+import { makeWebRig } from '../helpers/web-rig.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
-import { buildWebApp, authFileIn } from '../../src/web/server.ts';
-import { createLogger, LogRing } from '../../src/log.ts';
-import { saveConfig } from '../../src/config/index.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -31,21 +28,10 @@ async function shot(page: Page, name: string, fullPage = true): Promise<void> {
 }
 
 t.test('an installer does everything in the browser', async (t) => {
-  const rig = await makeRig({ config: { mqtt: { username: 'gw', password: MQTT_SECRET }, fiscal: { registration_number: '0000000001012345', company_inn: '5010051677', cashier: { name: 'Иванова А.А.' } } } });
-  const gw = await rig.startGateway();
-  const configFile = join(rig.dir, 'config.json');
-  await saveConfig(configFile, rig.config);
-  const ring = new LogRing();
-  const logger = createLogger({ level: 'info', ring, destination: { write: () => true } as never, secrets: [MQTT_SECRET] });
-  const app = await buildWebApp({
-    logger,
-    ring,
-    authFile: authFileIn(rig.config.data_dir),
-    configFile,
-    gateway: gw,
-    listPorts: async () => [{ path: rig.pty.path, byId: '/dev/serial/by-id/usb-SHTRIH-M_ShtrihFR-F-if00', vendorId: '1fc9', productId: '0083', family: 'shtrih', note: 'Shtrih-M (CDC)' }],
-    loginPerMinute: 5,
-  });
+  const { rig, gw, app, configFile } = await makeWebRig(
+    { mqtt: { username: 'gw', password: MQTT_SECRET }, fiscal: { registration_number: '0000000001012345', company_inn: '5010051677', cashier: { name: 'Иванова А.А.' } } },
+    [MQTT_SECRET],
+  );
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });

@@ -5,15 +5,13 @@
 import t from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeRig } from '../helpers/rig.ts';
+import { makeWebRig } from '../helpers/web-rig.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { InjectClient } from '../helpers/web-client.ts';
 import { buildWebApp, authFileIn } from '../../src/web/server.ts';
-import { createLogger, LogRing } from '../../src/log.ts';
-import { saveConfig } from '../../src/config/index.ts';
+import { createLogger } from '../../src/log.ts';
 import { sampleReceipt } from '../../src/cli/sample.ts';
 import type { FastifyInstance } from 'fastify';
 
@@ -21,24 +19,12 @@ const MQTT_SECRET = 'mqtt-Secret-42xyz';
 const SIGN_SECRET = 'sign-secret-0123456789abcdef';
 
 async function setup(t: any) {
-  const rig = await makeRig({ config: { mqtt: { password: MQTT_SECRET, username: 'gw' }, security: { signing: { enabled: false, keys: [{ id: 'k1', secret: SIGN_SECRET }] } }, fiscal: { registration_number: '0000000001012345' } } });
-  const gw = await rig.startGateway();
-  const configFile = join(rig.dir, 'config.json');
-  await saveConfig(configFile, rig.config);
-  const ring = new LogRing();
-  const logger = createLogger({ level: 'info', ring, destination: { write: () => true } as never, secrets: [MQTT_SECRET, SIGN_SECRET] });
   let restarted = 0;
-  const app = await buildWebApp({
-    logger,
-    ring,
-    authFile: authFileIn(rig.config.data_dir),
-    configFile,
-    gateway: gw,
-    listPorts: async () => [{ path: '/dev/ttyACM0', byId: '/dev/serial/by-id/usb-SHTRIH-M_ShtrihFR-F-if00', vendorId: '1fc9', productId: '0083', family: 'shtrih', note: 'Shtrih-M (CDC)' }],
-    restart: () => restarted++,
-    loginPerMinute: 5,
-    eventsMs: 50,
-  });
+  const { rig, gw, app, configFile, ring } = await makeWebRig(
+    { mqtt: { password: MQTT_SECRET, username: 'gw' }, security: { signing: { enabled: false, keys: [{ id: 'k1', secret: SIGN_SECRET }] } }, fiscal: { registration_number: '0000000001012345' } },
+    [MQTT_SECRET, SIGN_SECRET],
+    { restart: () => restarted++, eventsMs: 50 },
+  );
   t.teardown(async () => {
     await app.close();
     await rig.close();
@@ -388,4 +374,3 @@ t.test('safe mode: the page runs without a gateway, shows the problems, saves a 
   t.equal(restarted, 1);
 });
 
-void once;
