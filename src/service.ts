@@ -210,16 +210,26 @@ export class Gateway extends EventEmitter {
   async checkLink(): Promise<{ ok: boolean; ms: number; info?: unknown; status?: DeviceStatus; error?: string }> {
     const t0 = this.now();
     try {
-      const driver = await this.link.get();
-      const status = await driver.status();
-      this.device = { status, at: this.now() };
-      this.link.touch();
-      if (this.dispatcher.state.blocked) this.dispatcher.retryNow();
-      void this.publishHealth();
+      const status = await this.readDevice();
       return { ok: true, ms: this.now() - t0, info: this.link.state.info, status };
     } catch (err) {
       return { ok: false, ms: this.now() - t0, error: (err as Error).message };
     }
+  }
+
+  /**
+   * Reads the register's full status now (opening the link if needed) for health; a good read ends a backoff.
+   * Health is published without waiting: called from the `status` command inside the MQTT message handler, waiting
+   * there for the PUBACK of the health message would wait forever (the client takes no packet while it runs).
+   */
+  private async readDevice(): Promise<DeviceStatus> {
+    const driver = await this.link.get();
+    const status = await driver.status();
+    this.device = { status, at: this.now() };
+    this.link.touch();
+    if (this.dispatcher.state.blocked) this.dispatcher.retryNow();
+    void this.publishHealth();
+    return status;
   }
 
   /** resolves once the gateway takes receipts: subscribed on the broker (the queue serves from start) */
@@ -241,15 +251,7 @@ export class Gateway extends EventEmitter {
   private async pollDevice(): Promise<void> {
     if (this.stopped || this.dispatcher.state.busy) return;
     try {
-      const driver = await this.link.get();
-      const status = await driver.status();
-      this.device = { status, at: this.now() };
-      this.link.touch();
-      await this.checkShift(status);
-      if (this.dispatcher.state.blocked) this.dispatcher.retryNow();
-      // not awaited: the `status` command runs inside the MQTT message handler, and waiting there for the PUBACK of
-      // the health message would wait forever (the client takes no packet while the handler runs)
-      void this.publishHealth();
+      await this.checkShift(await this.readDevice());
     } catch {
       /* the link reports itself */
     }

@@ -35,12 +35,15 @@ export function closeDue(openedAt: string, now: string, closeAt: string, maxHour
   const t = localMs(now);
   if (!Number.isFinite(opened) || !Number.isFinite(t)) return undefined;
   if (t - opened >= maxHours * 3600_000) return 'max_hours';
+  return t >= firstCloseAfter(opened, closeAt) ? 'schedule' : undefined;
+}
+
+/** the first scheduled close ("HH:MM", register time) strictly after `opened` (ms, register time read as UTC) */
+function firstCloseAfter(opened: number, closeAt: string): number {
   const [hh, mm] = closeAt.split(':').map(Number) as [number, number];
-  // the first scheduled close strictly after opening
   const day = new Date(opened);
-  let next = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), hh, mm);
-  if (next <= opened) next += 24 * 3600_000;
-  return t >= next ? 'schedule' : undefined;
+  const next = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), hh, mm);
+  return next <= opened ? next + 24 * 3600_000 : next;
 }
 
 /** The open shift's clock for the status page: when it opened, hours left before the register's 24 h limit, the next close. */
@@ -48,11 +51,7 @@ export function shiftClock(openedAt: string, now: string, closeAt: string, maxHo
   const opened = localMs(openedAt);
   const t = localMs(now);
   if (!Number.isFinite(opened) || !Number.isFinite(t)) return undefined;
-  const [hh, mm] = closeAt.split(':').map(Number) as [number, number];
-  const day = new Date(opened);
-  let next = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), hh, mm);
-  if (next <= opened) next += 24 * 3600_000;
-  next = Math.min(next, opened + maxHours * 3600_000);
+  const next = Math.min(firstCloseAfter(opened, closeAt), opened + maxHours * 3600_000);
   const tenths = (ms: number): number => Math.floor(ms / 360_000) / 10;
   return { opened_at: openedAt, hours_open: tenths(t - opened), hours_left_24h: Math.max(0, tenths(opened + 24 * 3600_000 - t)), next_close: new Date(next).toISOString().slice(0, 16) };
 }

@@ -100,15 +100,20 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
     return payload;
   });
 
+  /** the live session named by the request's signed cookie */
+  const sessionOf = (req: FastifyRequest): Session | undefined => {
+    const raw = req.cookies[COOKIE];
+    const unsigned = raw ? req.unsignCookie(raw) : undefined;
+    return unsigned?.valid ? sessions.get(unsigned.value ?? undefined) : undefined;
+  };
+
   // authentication for every API route but the open ones; CSRF for every state-changing one
   app.addHook('onRequest', async (req, reply) => {
     const url = req.url.split('?')[0] ?? '';
     if (!url.startsWith('/api/')) return;
     if (OPEN_ROUTES.has(url)) return;
     if (!(await passwords.isSet())) return send(reply, 403, { code: 'SETUP_REQUIRED', message: 'set the password first' });
-    const raw = req.cookies[COOKIE];
-    const unsigned = raw ? req.unsignCookie(raw) : undefined;
-    const session = unsigned?.valid ? sessions.get(unsigned.value ?? undefined) : undefined;
+    const session = sessionOf(req);
     if (!session) return send(reply, 401, { code: 'UNAUTHENTICATED', message: 'log in first' });
     req.session = session;
   });
@@ -141,9 +146,7 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
   // ---- session ---------------------------------------------------------------------------------------------------
   app.get('/api/session', async (req, reply) => {
     const setup = !(await passwords.isSet());
-    const raw = req.cookies[COOKIE];
-    const unsigned = raw ? req.unsignCookie(raw) : undefined;
-    const session = !setup && unsigned?.valid ? sessions.get(unsigned.value ?? undefined) : undefined;
+    const session = setup ? undefined : sessionOf(req);
     return reply.send({
       setup_required: setup,
       authenticated: session !== undefined,
@@ -387,12 +390,4 @@ export async function startWeb(app: FastifyInstance, host: string, port: number)
 /** The default place of the password hash: next to the queue in the data directory. */
 export function authFileIn(dataDir: string): string {
   return path.join(path.resolve(dataDir), 'web-auth.json');
-}
-
-/** true when the page's files are where the server expects them (the package ships them ready, no build step) */
-export async function assetsPresent(): Promise<boolean> {
-  return fs.access(path.join(PUBLIC_DIR, 'index.html')).then(
-    () => true,
-    () => false,
-  );
 }
