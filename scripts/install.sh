@@ -121,6 +121,11 @@ install_app() {
     printf '[dry-run] (cd %s && npm ci --omit=dev --no-audit --no-fund)\n' "$APP_DIR"
   else
     (cd "$APP_DIR" && npm ci --omit=dev --no-audit --no-fund)
+    # unix-dgram is an optional dependency (the demo needs no compiler); the service needs it for sd_notify
+    if [ -d "$APP_DIR/node_modules" ] && ! (cd "$APP_DIR" && node -e 'require("unix-dgram")' >/dev/null 2>&1); then
+      echo "unix-dgram (sd_notify for the systemd service) did not build: sudo apt-get install make g++ python3, then re-run" >&2
+      exit 1
+    fi
   fi
   # the service runs the bundle (no TypeScript compiled at run time: less memory, faster start)
   say "building dist/kkt-gateway.mjs (npm run build)"
