@@ -1,17 +1,24 @@
 /**
- * The register's state machine (kkt-protocols.md §1.5–§1.10): request payload in, answer payload out.
- * Decodes requests and encodes answers itself, from the spec; shares no command codec with the host driver.
+ * The Shtrih-M wire front-end of the register (kkt-protocols.md §1.5–§1.10): request payload in, answer payload
+ * out. Decodes requests and encodes answers itself, from the spec; shares no command codec with the host driver.
+ * The fiscal logic (journal, shifts, receipts, paper) is the shared FiscalRegister (register.ts); this file maps
+ * its RegisterErrors to Shtrih error codes.
  */
 import { decodeText, encodeText, writeUIntLE } from '../shtrih/bytes.ts';
 import type { Payments } from '../types.ts';
 import { DeviceClock, dateDMY, dateTime5, parseLocal, timeHMS } from './clock.ts';
-import type { CorrectionInfo, FiscalDocument, Journal, JournalItem, NewFiscalDocument, TagMap } from './journal.ts';
+import type { FiscalDocument, Journal, JournalItem } from './journal.ts';
 import { Reader } from './reader.ts';
 import {
-  DAY_MS, DOC_TO_OP, E, FLAG_BASE, FLAG_COVER, FLAG_PAPER, MAX_MONEY, OP_TO_DOC, SHTRIH_M_01F, TAX_BYTES,
+  FiscalRegister, InjectedErrors, RegisterError, roundedProduct, type InjectedError, type PaperOutPoint, type RegisterErrorCode,
+} from './register.ts';
+import {
+  DAY_MS, DOC_TO_OP, E, FLAG_BASE, FLAG_COVER, FLAG_PAPER, OP_TO_DOC, SHTRIH_M_01F, TAX_BYTES,
   type DeviceModel,
 } from './tables.ts';
 import { decodeTlvList, tlvsToMap } from './tlv-decode.ts';
+
+export type { PaperOutPoint, InjectedError } from './register.ts';
 
 export interface DeviceOptions {
   journal: Journal;
@@ -25,18 +32,46 @@ export interface DeviceOptions {
   /** encoding of string TLVs (FN strings are CP866); default 'cp866' */
   tlvEncoding?: string;
   model?: DeviceModel;
+  /** an existing register model to drive (one is made from journal/clock otherwise) */
+  register?: FiscalRegister;
 }
 
-/** Where paper runs out inside a receipt. */
-export type PaperOutPoint = { at: 'before-item'; item: number } | { at: 'during-close' };
-
-export interface InjectedError {
-  code: number;
-  /** only for this command code (0xFFxx for FN commands) */
-  command?: number;
-  /** how many times; default 1 */
-  count?: number;
+/** What the emulator, its control commands and the tests need from any protocol's device. */
+export interface EmulatedDevice {
+  readonly register: FiscalRegister;
+  /** protocol-specific mode number (Shtrih: 2/3/4/8|type<<4; ATOL: mode | submode << 4) */
+  readonly mode: number;
+  readonly submode: number;
+  readonly receiptOpen: boolean;
+  paperOutNow(): void;
+  paperOutAt(point: PaperOutPoint): void;
+  paperIn(): void;
+  setCover(open: boolean): void;
+  setFnExhausted(on: boolean, code?: number): void;
+  injectError(err: InjectedError): void;
+  clearFaults(): void;
 }
+
+/** RegisterError → Shtrih error code (§1.10) */
+const SHTRIH_CODES: Record<RegisterErrorCode, number> = {
+  BAD_PARAMS: E.BAD_PARAMS,
+  SHIFT_OPEN: E.SHIFT_OPEN,
+  SHIFT_NOT_OPEN: E.SHIFT_NOT_OPEN,
+  SHIFT_EXPIRED: E.SHIFT_24H,
+  RECEIPT_OPEN: E.RECEIPT_OPEN,
+  RECEIPT_CLOSED: E.RECEIPT_CLOSED,
+  WRONG_RECEIPT_TYPE: E.WRONG_RECEIPT_TYPE,
+  RECEIPT_FULL: E.RECEIPT_BUFFER_FULL,
+  TOTAL_OVERFLOW: E.TOTAL_OVERFLOW,
+  ZERO_TOTAL: E.ZERO_TOTAL,
+  PAYMENTS_LESS: E.PAYMENTS_LESS,
+  NONCASH_ABOVE_TOTAL: E.NONCASH_ABOVE_TOTAL,
+  NO_CASH: E.NO_CASH,
+  NO_PAPER: E.NO_PAPER,
+  WAIT_CONTINUE: E.WAIT_CONTINUE,
+  FN_EXHAUSTED: E.FN_RESOURCE,
+  NO_DATA: E.FN_NO_DATA,
+};
 
 type Level = 'none' | 'operator' | 'admin';
 interface Ctx {
@@ -56,50 +91,30 @@ interface Command {
   run: (ctx: Ctx) => Result;
 }
 
-interface OpenReceipt {
-  docType: number;
-  operation: number;
-  items: JournalItem[];
-}
-
-interface ClosePayments {
-  payments: Payments;
-  /** total of every payment as tendered */
-  tendered: number;
-  nonCash: number;
-}
-
 const EMPTY = Buffer.alloc(0);
 /** closing commands and reports: they take the print time */
 const LONG_PRINTS = new Set([0x40, 0x41, 0x50, 0x51, 0x85, 0xe0, 0xff0b, 0xff43, 0xff45, 0xff4a]);
 
-export class ShtrihDevice {
+export class ShtrihDevice implements EmulatedDevice {
   readonly clock: DeviceClock;
   readonly journal: Journal;
+  readonly register: FiscalRegister;
   private readonly extended: boolean;
-  private readonly autoOpen: boolean;
-  private readonly maxItems: number;
   private readonly tlvEncoding: string;
   private readonly model: DeviceModel;
   private readonly commands: Map<number, Command>;
-
-  private receipt: OpenReceipt | undefined;
-  /** FF0C tags waiting for the next document */
-  private pendingTags: TagMap = {};
-  private paperOut = false;
-  /** a print stopped by paper-out: submode 2 while out, 3 when paper is back, until B0h */
-  private printInterrupted = false;
-  private coverOpen = false;
-  private fnExhaustedCode = 0;
-  private paperOutPoint: PaperOutPoint | undefined;
-  private injected: Array<Required<Pick<InjectedError, 'code' | 'count'>> & { command?: number }> = [];
+  private fnExhaustedCode: number = E.FN_RESOURCE;
+  private readonly injected = new InjectedErrors();
 
   constructor(opts: DeviceOptions) {
-    this.journal = opts.journal;
-    this.clock = opts.clock;
+    this.register = opts.register ?? new FiscalRegister({
+      journal: opts.journal, clock: opts.clock,
+      ...(opts.autoOpenShift === undefined ? {} : { autoOpenShift: opts.autoOpenShift }),
+      ...(opts.maxItems === undefined ? {} : { maxItems: opts.maxItems }),
+    });
+    this.journal = this.register.journal;
+    this.clock = this.register.clock;
     this.extended = opts.extendedFdAnswers ?? true;
-    this.autoOpen = opts.autoOpenShift ?? true;
-    this.maxItems = opts.maxItems ?? 100;
     this.tlvEncoding = opts.tlvEncoding ?? 'cp866';
     this.model = opts.model ?? SHTRIH_M_01F;
     this.commands = this.commandTable();
@@ -115,6 +130,7 @@ export class ShtrihDevice {
       const result = this.execute(code, request);
       return typeof result === 'number' ? errorAnswer(code, result) : okAnswer(code, result);
     } catch (e) {
+      if (e instanceof RegisterError) return errorAnswer(code, SHTRIH_CODES[e.code]);
       return errorAnswer(code, e instanceof RangeError ? E.BAD_PARAMS : 0x39);
     }
   }
@@ -125,65 +141,64 @@ export class ShtrihDevice {
   }
 
   get mode(): number {
-    if (this.receipt) return 8 | (this.receipt.docType << 4);
+    const r = this.register.receipt;
+    if (r) return 8 | (OP_TO_DOC[r.operation]! << 4);
     if (!this.journal.shift.open) return 4;
-    return this.shiftExpired() ? 3 : 2;
+    return this.register.shiftExpired() ? 3 : 2;
   }
 
   get submode(): number {
-    if (this.printInterrupted) return this.paperOut ? 2 : 3;
-    return this.paperOut ? 1 : 0;
+    const r = this.register;
+    if (r.printInterrupted) return r.paperOut ? 2 : 3;
+    return r.paperOut ? 1 : 0;
   }
 
   get flags(): number {
-    return FLAG_BASE | (this.paperOut ? 0 : FLAG_PAPER) | (this.coverOpen ? FLAG_COVER : 0);
+    return FLAG_BASE | (this.register.paperOut ? 0 : FLAG_PAPER) | (this.register.coverOpen ? FLAG_COVER : 0);
   }
 
   /** paper out now (passive: submode 1, printing commands get 6Bh) */
   paperOutNow(): void {
-    this.paperOut = true;
+    this.register.paperOutNow();
   }
 
   /** paper out at a point inside the next receipt */
   paperOutAt(point: PaperOutPoint): void {
-    this.paperOutPoint = point;
+    this.register.paperOutAt(point);
   }
 
   /** paper back: submode 1 → 0, or 2 → 3 (waiting for B0h) */
   paperIn(): void {
-    this.paperOut = false;
-    this.paperOutPoint = undefined;
+    this.register.paperIn();
   }
 
   setCover(open: boolean): void {
-    this.coverOpen = open;
+    this.register.setCover(open);
   }
 
-  /** fiscal commands answer `code` (default 14h, FN storage resource exhausted); 0 to repair */
+  /** fiscal commands answer `code` (default 14h, FN storage resource exhausted); off to repair */
   setFnExhausted(on: boolean, code: number = E.FN_RESOURCE): void {
-    this.fnExhaustedCode = on ? code : 0;
+    this.register.setFnExhausted(on);
+    this.fnExhaustedCode = code;
   }
 
   injectError(err: InjectedError): void {
-    this.injected.push({ code: err.code, count: err.count ?? 1, ...(err.command === undefined ? {} : { command: err.command }) });
+    this.injected.add(err);
   }
 
   clearFaults(): void {
-    this.paperIn();
-    this.printInterrupted = false;
-    this.coverOpen = false;
-    this.fnExhaustedCode = 0;
-    this.injected = [];
+    this.register.clearFaults();
+    this.injected.clear();
   }
 
   get receiptOpen(): boolean {
-    return this.receipt !== undefined;
+    return this.register.receipt !== undefined;
   }
 
   // ---------------------------------------------------------------- dispatch
 
   private execute(code: number, request: Buffer): Result {
-    const injected = this.takeInjected(code);
+    const injected = this.injected.take(code);
     if (injected !== undefined) return injected;
     const cmd = this.commands.get(code);
     if (!cmd) return E.NOT_SUPPORTED;
@@ -195,14 +210,6 @@ export class ShtrihDevice {
     return cmd.run({ code, op, p });
   }
 
-  private takeInjected(code: number): number | undefined {
-    const i = this.injected.findIndex((e) => e.command === undefined || e.command === code);
-    if (i < 0) return undefined;
-    const e = this.injected[i]!;
-    if (--e.count <= 0) this.injected.splice(i, 1);
-    return e.code;
-  }
-
   /** operator number for a password, or -1 */
   private checkPassword(pwd: number, level: Level): number {
     if (level === 'admin') return pwd === 29 || pwd === 30 ? pwd : -1;
@@ -211,9 +218,10 @@ export class ShtrihDevice {
 
   private refusal(cmd: Command): number | undefined {
     if (cmd.query) return undefined;
-    if (this.printInterrupted) return E.WAIT_CONTINUE;
-    if (cmd.fiscal && this.fnExhaustedCode) return this.fnExhaustedCode;
-    if (cmd.prints && (this.paperOut || this.coverOpen)) return E.NO_PAPER;
+    const r = this.register;
+    if (r.printInterrupted) return E.WAIT_CONTINUE;
+    if (cmd.fiscal && r.fnExhausted && this.fnExhaustedCode) return this.fnExhaustedCode;
+    if (cmd.prints && (r.paperOut || r.coverOpen)) return E.NO_PAPER;
     return undefined;
   }
 
@@ -223,14 +231,15 @@ export class ShtrihDevice {
     const printing = { prints: true };
     const fiscal = { prints: true, fiscal: true };
     const receiptItem = (ctx: Ctx): Result => this.oldItem(ctx);
+    const r = this.register;
     return new Map<number, Command>([
       [0x10, c('operator', (x) => this.shortStatus(x), query)],
       [0x11, c('operator', (x) => this.status(x), query)],
       [0x13, c('operator', (x) => opByte(x), query)],
       [0x17, c('operator', (x) => this.printString(x), printing)],
       [0x25, c('operator', (x) => opByte(x), printing)],
-      [0x40, c('admin', (x) => this.xReport(x), printing)],
-      [0x41, c('admin', (x) => this.zReport(x), fiscal)],
+      [0x40, c('admin', (x) => (r.xReport(), opByte(x)), printing)],
+      [0x41, c('admin', (x) => (r.closeShift(), opByte(x)), fiscal)],
       [0x50, c('operator', (x) => this.cashInOut(x, 'cash_in'), printing)],
       [0x51, c('operator', (x) => this.cashInOut(x, 'cash_out'), printing)],
       [0x80, c('operator', receiptItem, fiscal)],
@@ -238,10 +247,10 @@ export class ShtrihDevice {
       [0x82, c('operator', receiptItem, fiscal)],
       [0x83, c('operator', receiptItem, fiscal)],
       [0x85, c('operator', (x) => this.oldClose(x), fiscal)],
-      [0x88, c('operator', (x) => this.cancel(x))],
+      [0x88, c('operator', (x) => (r.cancelReceipt(), opByte(x)))],
       [0x8d, c('operator', (x) => this.openReceiptCmd(x), fiscal)],
-      [0xb0, c('operator', (x) => this.continuePrint(x), query)],
-      [0xe0, c('operator', (x) => this.openShiftCmd(x), fiscal)],
+      [0xb0, c('operator', (x) => (r.continuePrint(), opByte(x)), query)],
+      [0xe0, c('operator', (x) => (r.openShift(), opByte(x)), fiscal)],
       [0xfc, c('none', () => this.deviceType(), query)],
       [0xff01, c('admin', () => this.fnStatus(), query)],
       [0xff02, c('admin', () => Buffer.from(this.journal.identity.fnSerial.padEnd(16).slice(0, 16), 'ascii'), query)],
@@ -264,13 +273,8 @@ export class ShtrihDevice {
 
   // ---------------------------------------------------------------- status
 
-  private shiftExpired(): boolean {
-    const opened = this.journal.shift.openedAt;
-    return opened !== undefined && this.clock.localMs() - parseLocal(opened) >= DAY_MS;
-  }
-
   private shortStatus({ op }: Ctx): Buffer {
-    const ops = this.receipt?.items.length ?? 0;
+    const ops = this.register.receipt?.items.length ?? 0;
     return Buffer.concat([
       Buffer.from([op]), writeUIntLE(this.flags, 2),
       Buffer.from([this.mode, this.submode, ops & 0xff, 0x9f, 0xf8, 0, 0, (ops >> 8) & 0xff, 0, 0, 0]),
@@ -304,8 +308,9 @@ export class ShtrihDevice {
   private fnStatus(): Buffer {
     const j = this.journal;
     const last = j.lastDocument;
+    const receipt = this.register.receipt;
     return Buffer.concat([
-      Buffer.from([0x03, this.receipt ? 0x04 : 0, this.receipt?.items.length ? 1 : 0, j.shift.open ? 1 : 0, this.fnWarnings()]),
+      Buffer.from([0x03, receipt ? 0x04 : 0, receipt?.items.length ? 1 : 0, j.shift.open ? 1 : 0, this.fnWarnings()]),
       last ? dateTime5(last.dateTime) : Buffer.alloc(5),
       Buffer.from(j.identity.fnSerial.padEnd(16).slice(0, 16), 'ascii'),
       writeUIntLE(j.lastFd, 4),
@@ -358,94 +363,27 @@ export class ShtrihDevice {
     return Buffer.from([op]);
   }
 
-  private continuePrint({ op }: Ctx): Result {
-    if (this.printInterrupted && this.paperOut) return E.NO_PAPER;
-    this.printInterrupted = false;
-    return Buffer.from([op]);
-  }
-
-  private xReport({ op }: Ctx): Result {
-    const busy = this.noReceipt();
-    if (busy !== undefined) return busy;
-    this.journal.addNonFiscal({ type: 'x_report', dateTime: this.clock.isoLocal(), shift: this.journal.shift.number });
-    return Buffer.from([op]);
-  }
-
   private cashInOut({ op, p }: Ctx, type: 'cash_in' | 'cash_out'): Result {
     const sum = p.uint(5);
-    const refusal = this.noReceipt() ?? this.needShift();
-    if (refusal !== undefined) return refusal;
-    if (type === 'cash_out' && sum > this.cashInDrawer()) return E.NO_CASH;
-    const doc = this.journal.addNonFiscal({ type, dateTime: this.clock.isoLocal(), shift: this.journal.shift.number, sum });
+    const doc = this.register.cashInOut(type, sum);
     return Buffer.concat([Buffer.from([op]), writeUIntLE(doc.docNo & 0xffff, 2)]);
-  }
-
-  private cashInDrawer(): number {
-    const c = this.journal.shift.counters;
-    const cash = (op: '1' | '2' | '3' | '4'): number => c.payments[op].cash;
-    return c.cashIn - c.cashOut + cash('1') - cash('2') - cash('3') + cash('4');
   }
 
   /** 4Ah when a receipt is open */
   private noReceipt(): number | undefined {
-    return this.receipt ? E.RECEIPT_OPEN : undefined;
-  }
-
-  /** a shift open and under 24 h */
-  private needShift(): number | undefined {
-    if (!this.journal.shift.open) return E.SHIFT_NOT_OPEN;
-    return this.shiftExpired() ? E.SHIFT_24H : undefined;
+    return this.register.receipt ? E.RECEIPT_OPEN : undefined;
   }
 
   // ---------------------------------------------------------------- shifts
 
-  private openShiftCmd({ op }: Ctx): Result {
-    const r = this.openShift();
-    return typeof r === 'number' ? r : Buffer.from([op]);
-  }
-
   private fnOpenShift(): Result {
-    const r = this.openShift();
-    return typeof r === 'number' ? r : Buffer.concat([writeUIntLE(r.shift, 2), writeUIntLE(r.fd, 4), writeUIntLE(r.fiscalSign, 4)]);
-  }
-
-  private openShift(): FiscalDocument | number {
-    if (this.receipt) return E.RECEIPT_OPEN;
-    if (this.journal.shift.open) return E.SHIFT_OPEN;
-    return this.form({ type: 2, dateTime: this.clock.isoLocal(), shift: this.journal.shift.number + 1, tags: this.takeShiftTags() });
-  }
-
-  private zReport({ op }: Ctx): Result {
-    const r = this.closeShift();
-    return typeof r === 'number' ? r : Buffer.from([op]);
+    const r = this.register.openShift();
+    return Buffer.concat([writeUIntLE(r.shift, 2), writeUIntLE(r.fd, 4), writeUIntLE(r.fiscalSign, 4)]);
   }
 
   private fnCloseShift(): Result {
-    const r = this.closeShift();
-    if (typeof r === 'number') return r;
+    const r = this.register.closeShift();
     return Buffer.concat([writeUIntLE(r.shift, 2), writeUIntLE(r.fd, 4), writeUIntLE(r.fiscalSign, 4), this.dateTail(r)]);
-  }
-
-  private closeShift(): FiscalDocument | number {
-    if (this.receipt) return E.RECEIPT_OPEN;
-    const shift = this.journal.shift;
-    if (!shift.open) return E.SHIFT_NOT_OPEN;
-    const counters = structuredClone(shift.counters);
-    return this.form({ type: 5, dateTime: this.clock.isoLocal(), shift: shift.number, tags: this.takeShiftTags(), counters });
-  }
-
-  /** cashier tags sent with FF0C before a shift document; other pending tags stay for the next receipt */
-  private takeShiftTags(): TagMap | undefined {
-    const tags: TagMap = {};
-    for (const t of ['1021', '1203']) {
-      const v = this.pendingTags[t];
-      if (v !== undefined) tags[t] = v;
-    }
-    return Object.keys(tags).length ? tags : undefined;
-  }
-
-  private form(doc: NewFiscalDocument): FiscalDocument {
-    return this.journal.addFiscal(stripUndefined(doc));
   }
 
   private dateTail(doc: FiscalDocument): Buffer {
@@ -454,44 +392,11 @@ export class ShtrihDevice {
 
   // ---------------------------------------------------------------- receipts
 
-  /** the receipt of `docType`, opening it (and the shift, in mode 4) when none is open */
-  private ensureReceipt(docType: number): OpenReceipt | number {
-    if (this.receipt) {
-      if (this.receipt.docType !== docType) return E.WRONG_RECEIPT_TYPE;
-      return this.shiftExpired() ? E.SHIFT_24H : this.receipt;
-    }
-    if (!this.journal.shift.open) {
-      if (!this.autoOpen) return E.SHIFT_NOT_OPEN;
-      this.openShift();
-    } else if (this.shiftExpired()) {
-      return E.SHIFT_24H;
-    }
-    this.receipt = { docType, operation: DOC_TO_OP[docType]!, items: [] };
-    return this.receipt;
-  }
-
   private openReceiptCmd({ op, p }: Ctx): Result {
     const docType = p.uint(1);
     if (!(docType in DOC_TO_OP)) return E.BAD_PARAMS;
-    if (this.receipt) return E.RECEIPT_OPEN;
-    const r = this.ensureReceipt(docType);
-    return typeof r === 'number' ? r : Buffer.from([op]);
-  }
-
-  private cancel({ op }: Ctx): Result {
-    if (!this.receipt) return E.RECEIPT_CLOSED;
-    this.receipt = undefined;
-    this.pendingTags = {};
+    this.register.beginReceipt(DOC_TO_OP[docType]!);
     return Buffer.from([op]);
-  }
-
-  /** paper runs out before item k of the receipt (1-based) */
-  private paperRunsOutBeforeItem(): boolean {
-    const point = this.paperOutPoint;
-    if (point?.at !== 'before-item' || point.item !== (this.receipt?.items.length ?? 0) + 1) return false;
-    this.paperOutPoint = undefined;
-    this.paperOut = true;
-    return true;
   }
 
   private operationV2({ p }: Ctx): Result {
@@ -507,7 +412,8 @@ export class ShtrihDevice {
     const sum = givenSum ?? roundedProduct(price, quantity, 1_000_000);
     const item: JournalItem = { name, price, quantity, sum, vat, taxByte, paymentMethod, paymentObject, department, tlvs: {} };
     if (vatSum !== undefined) item.vatSum = vatSum;
-    return this.addItem(OP_TO_DOC[type]!, item);
+    this.register.addItem(type, item);
+    return EMPTY;
   }
 
   private oldItem({ code, op, p }: Ctx): Result {
@@ -521,29 +427,18 @@ export class ShtrihDevice {
       name, price, quantity, sum: roundedProduct(price, quantity, 1_000_000), vat: TAX_BYTES.get(taxByte) ?? 'none',
       taxByte, paymentMethod: 4, paymentObject: 1, department, tlvs: {},
     };
-    const r = this.addItem(code - 0x80, item);
-    return typeof r === 'number' ? r : Buffer.from([op]);
-  }
-
-  private addItem(docType: number, item: JournalItem): Result {
-    if (this.paperRunsOutBeforeItem()) return E.NO_PAPER;
-    const receipt = this.ensureReceipt(docType);
-    if (typeof receipt === 'number') return receipt;
-    if (receipt.items.length >= this.maxItems) return E.RECEIPT_BUFFER_FULL;
-    if (item.sum > MAX_MONEY || receiptTotal(receipt) + item.sum > MAX_MONEY) return E.TOTAL_OVERFLOW;
-    receipt.items.push(item);
-    return EMPTY;
+    this.register.addItem(DOC_TO_OP[code - 0x80]!, item);
+    return Buffer.from([op]);
   }
 
   private sendTlv({ p }: Ctx): Result {
     const tlvs = decodeTlvList(p.rest(), this.tlvEncoding);
-    tlvsToMap(tlvs, this.pendingTags);
+    tlvsToMap(tlvs, this.register.pendingTags);
     return EMPTY;
   }
 
   private bindTlv({ p }: Ctx): Result {
-    const last = this.receipt?.items.at(-1);
-    if (!last) return E.RECEIPT_CLOSED;
+    const last = this.register.lastItem();
     tlvsToMap(decodeTlvList(p.rest(), this.tlvEncoding), last.tlvs);
     return EMPTY;
   }
@@ -553,8 +448,7 @@ export class ShtrihDevice {
     p.uint(1);
     p.bytes(30);
     const taxSystem = p.uint(1);
-    const doc = this.closeReceipt(slotsToPayments(slots), taxSystem);
-    if (typeof doc === 'number') return doc;
+    const doc = this.register.closeReceipt(slotsToPayments(slots), taxSystem);
     return Buffer.concat([
       writeUIntLE(doc.change ?? 0, 5), writeUIntLE(doc.fd, 4), writeUIntLE(doc.fiscalSign, 4), this.dateTail(doc),
     ]);
@@ -562,46 +456,8 @@ export class ShtrihDevice {
 
   private oldClose({ op, p }: Ctx): Result {
     const [cash, pay2, pay3, pay4] = [p.uint(5), p.uint(5), p.uint(5), p.uint(5)];
-    const doc = this.closeReceipt({ cash, electronic: pay2 + pay3 + pay4, prepaid: 0, credit: 0, other: 0 }, 0);
-    return typeof doc === 'number' ? doc : Buffer.concat([Buffer.from([op]), writeUIntLE(doc.change ?? 0, 5)]);
-  }
-
-  private closeReceipt(tendered: Payments, taxSystemByte: number): FiscalDocument | number {
-    const receipt = this.receipt;
-    if (!receipt) return E.RECEIPT_CLOSED;
-    if (this.shiftExpired()) return E.SHIFT_24H;
-    const total = receiptTotal(receipt);
-    const checked = checkPayments(total, tendered);
-    if (typeof checked === 'number') return checked;
-    const taxSystem = this.taxSystem(taxSystemByte);
-    if (taxSystem < 0) return E.BAD_PARAMS;
-    if ((receipt.operation === 2 || receipt.operation === 3) && checked.payments.cash > this.cashInDrawer()) return E.NO_CASH;
-    const tags = this.pendingTags;
-    const correction = correctionOf(tags);
-    const doc = this.form({
-      type: correction ? 31 : 3, dateTime: this.clock.isoLocal(), shift: this.journal.shift.number,
-      receiptNo: this.journal.shift.receiptNo + 1, operation: receipt.operation, total, items: receipt.items,
-      payments: checked.payments, change: checked.tendered - total, taxSystem, tags, correction,
-    });
-    this.receipt = undefined;
-    this.pendingTags = {};
-    this.interruptPrintIfPaperRunsOut();
-    return doc;
-  }
-
-  /** paper-out "during-close": the document is formed, its print stops (submode 2, then 3 after paper in) */
-  private interruptPrintIfPaperRunsOut(): void {
-    if (this.paperOutPoint?.at !== 'during-close') return;
-    this.paperOutPoint = undefined;
-    this.paperOut = true;
-    this.printInterrupted = true;
-  }
-
-  /** tag 1055 bit for the receipt: 0 = the first registered system; -1 when not registered */
-  private taxSystem(byte: number): number {
-    const registered = this.journal.identity.taxSystems;
-    if (byte === 0) return registered & -registered;
-    return (byte & (byte - 1)) === 0 && (byte & registered) !== 0 ? byte : -1;
+    const doc = this.register.closeReceipt({ cash, electronic: pay2 + pay3 + pay4, prepaid: 0, credit: 0, other: 0 }, 0);
+    return Buffer.concat([Buffer.from([op]), writeUIntLE(doc.change ?? 0, 5)]);
   }
 
   private correctionV2({ p }: Ctx): Result {
@@ -610,28 +466,9 @@ export class ShtrihDevice {
     const total = p.uint(5);
     const [cash, electronic, prepaid, credit, other] = [p.uint(5), p.uint(5), p.uint(5), p.uint(5), p.uint(5)];
     p.bytes(30);
-    const taxSystem = this.taxSystem(p.uint(1));
-    if (!(operation in OP_TO_DOC) || corrType > 1 || taxSystem < 0) return E.BAD_PARAMS;
-    const refusal = this.noReceipt() ?? this.shiftForReceipt();
-    if (refusal !== undefined) return refusal;
-    if (total === 0) return E.ZERO_TOTAL;
-    const checked = checkPayments(total, { cash, electronic, prepaid, credit, other });
-    if (typeof checked === 'number') return checked;
-    const correction = correctionOf({ ...this.pendingTags, '1173': String(corrType) })!;
-    const doc = this.form({
-      type: 31, dateTime: this.clock.isoLocal(), shift: this.journal.shift.number, receiptNo: this.journal.shift.receiptNo + 1,
-      operation, total, payments: checked.payments, change: checked.tendered - total, taxSystem, tags: this.pendingTags, correction,
-    });
-    this.pendingTags = {};
+    const taxSystem = p.uint(1);
+    const doc = this.register.correctionReceipt(corrType, operation, total, { cash, electronic, prepaid, credit, other }, taxSystem);
     return Buffer.concat([writeUIntLE(doc.receiptNo! & 0xffff, 2), writeUIntLE(doc.fd, 4), writeUIntLE(doc.fiscalSign, 4), this.dateTail(doc)]);
-  }
-
-  /** shift state for a new receipt: opens it in mode 4 when allowed */
-  private shiftForReceipt(): number | undefined {
-    if (this.journal.shift.open) return this.shiftExpired() ? E.SHIFT_24H : undefined;
-    if (!this.autoOpen) return E.SHIFT_NOT_OPEN;
-    this.openShift();
-    return undefined;
   }
 }
 
@@ -659,45 +496,8 @@ function opByte({ op }: Ctx): Buffer {
   return Buffer.from([op]);
 }
 
-/** round(a × b / div), half up, exact for any 5- and 6-byte operands */
-function roundedProduct(a: number, b: number, div: number): number {
-  const d = BigInt(div);
-  return Number((BigInt(a) * BigInt(b) + d / 2n) / d);
-}
-
-function receiptTotal(r: OpenReceipt): number {
-  return r.items.reduce((s, i) => s + i.sum, 0);
-}
-
 /** FF45 slots: 1 cash, 2–13 electronic, 14 prepaid (1215), 15 credit (1216), 16 other (1217) */
 function slotsToPayments(slots: number[]): Payments {
   const electronic = slots.slice(1, 13).reduce((s, v) => s + v, 0);
   return { cash: slots[0]!, electronic, prepaid: slots[13]!, credit: slots[14]!, other: slots[15]! };
 }
-
-/** Payments against the total: the recorded payments (cash net of change), or an error code. */
-function checkPayments(total: number, t: Payments): ClosePayments | number {
-  if (total === 0) return E.ZERO_TOTAL;
-  const nonCash = t.electronic + t.prepaid + t.credit + t.other;
-  if (nonCash > total) return E.NONCASH_ABOVE_TOTAL;
-  if (nonCash + t.cash < total) return E.PAYMENTS_LESS;
-  return { payments: { ...t, cash: total - nonCash }, tendered: nonCash + t.cash, nonCash };
-}
-
-/** tag 1173 (and 1174 with 1178/1179) make a receipt a correction receipt */
-function correctionOf(tags: TagMap): CorrectionInfo | undefined {
-  const type = tags['1173'];
-  if (typeof type !== 'string') return undefined;
-  const base = tags['1174'];
-  const info: CorrectionInfo = { type: Number(type) };
-  if (typeof base === 'object') {
-    if (typeof base['1178'] === 'string') info.baseDate = base['1178'];
-    if (typeof base['1179'] === 'string') info.baseNumber = base['1179'];
-  }
-  return info;
-}
-
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}
-
