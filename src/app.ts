@@ -5,8 +5,10 @@ import type { Config } from './config/index.ts';
 import type { Logger } from './log.ts';
 import { QueueStore, type QueueOptions } from './queue/store.ts';
 import { Gateway } from './service.ts';
-import { ShtrihDriver } from '../drivers/shtrih/driver.ts';
+import { registry } from '../drivers/registry.ts';
 import { openPort } from '../drivers/transport.ts';
+import { DriverError, type FiscalDriver } from '../drivers/types.ts';
+import { DetectionMemory, describe, detect, type Detected } from './device/detect.ts';
 
 export interface AppOptions {
   config: Config;
@@ -28,12 +30,43 @@ export async function buildGateway(o: AppOptions): Promise<Gateway> {
     ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}),
   });
   const driverLog = logger.child({ part: 'driver' });
-  const driverFactory = async (): Promise<ShtrihDriver> =>
-    new ShtrihDriver({
-      openPort: () => openPort(config.device.port, { baudRate: config.device.baud_rate }),
-      passwords: { operator: config.device.password, sysadmin: config.device.password },
-      logger: driverLog,
-      link: { logger: driverLog, ...(config.device.answer_timeout_ms ? { defaultAnswerTimeoutMs: config.device.answer_timeout_ms } : {}) },
-    });
+  const driverFactory = registerDriverFactory(config, dir, driverLog);
   return new Gateway({ config, logger, store, driverFactory, ...(o.backoff ? { backoff: o.backoff } : {}) });
+}
+
+/**
+ * Makes the register's driver each time the link opens: the configured protocol, or with `auto` the one that
+ * answered on the port (asked again at every open, so a replugged or swapped register is found anew).
+ */
+export function registerDriverFactory(config: Config, dataDir: string, logger: Logger): () => Promise<FiscalDriver> {
+  const { port, baud_rate, password } = config.device;
+  const memory = DetectionMemory.inDataDir(dataDir);
+  const isTcp = port.startsWith('tcp://');
+  const open = (baudRate: number | undefined) => openPort(port, { baudRate: baudRate ?? baud_rate });
+  let last: Detected | undefined;
+  return async () => {
+    let found: Detected;
+    if (config.device.protocol === 'auto') {
+      const d = await detect({
+        openPort: open, isTcp, protocol: 'auto', baudRate: baud_rate, remembered: last ?? (await memory.get(port)),
+        onTry: (a) => logger.debug(a, 'asking the port which register it is'),
+      });
+      if (!d) {
+        throw new DriverError('NO_LINK', 'retryable',
+          `no register answered on ${port} (asked as ATOL and as Shtrih-M${isTcp ? '' : ', at the usual speeds'}); is it on and is this its port?`);
+      }
+      if (last?.protocol !== d.protocol || last.baudRate !== d.baudRate) logger.info({ port, ...d }, `register found: ${describe(d)}`);
+      last = d;
+      await memory.set(port, d).catch((err: Error) => logger.warn({ err: err.message }, 'could not remember the detected register'));
+      found = d;
+    } else {
+      found = { protocol: config.device.protocol, baudRate: baud_rate };
+    }
+    return registry[found.protocol].create({
+      openPort: () => open(found.baudRate),
+      password,
+      logger,
+      ...(config.device.answer_timeout_ms ? { answerTimeoutMs: config.device.answer_timeout_ms } : {}),
+    });
+  };
 }

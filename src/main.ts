@@ -9,6 +9,7 @@ import { listCandidates } from './device/ports.ts';
 import { createNotifier } from './system/sd-notify.ts';
 import { serve } from './system/lifecycle.ts';
 import { formatCandidates } from './device/ports-format.ts';
+import { identify, type Identified } from './device/identify.ts';
 import { explainOpenError, levelCode, repairDb } from './queue/repair.ts';
 import * as path from 'node:path';
 
@@ -17,7 +18,8 @@ const USAGE = `kkt-gateway — MQTT → fiscal register (ККТ) gateway
 Usage:
   kkt-gateway run   [--config FILE] [--mqtt-url URL] [--base-topic T] [--device PATH|tcp://host:port]
                     [--data-dir DIR] [--web-port N]
-  kkt-gateway ports                 list serial/USB candidates for the register
+  kkt-gateway ports [--device PATH|tcp://host:port]… [--no-probe]
+                                    list serial/USB candidates and ask each which register answers
   kkt-gateway demo  [--once]        embedded broker + emulator + gateway, one sample receipt
   kkt-gateway repair-db [--config FILE | --data-dir DIR]
                                     repair a damaged receipt database (a copy is kept aside first)
@@ -29,18 +31,27 @@ const options = {
   config: { type: 'string' },
   'mqtt-url': { type: 'string' },
   'base-topic': { type: 'string' },
-  device: { type: 'string' },
+  device: { type: 'string', multiple: true },
+  'no-probe': { type: 'boolean' },
   'data-dir': { type: 'string' },
   'web-port': { type: 'string' },
   once: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function overridesFrom(v: Record<string, string | boolean | undefined>): ConfigOverrides {
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** a flag given once or repeated: its last value */
+function lastOf(v: string | boolean | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[v.length - 1] : typeof v === 'string' ? v : undefined;
+}
+
+function overridesFrom(v: Values): ConfigOverrides {
   const o: ConfigOverrides = {};
   if (typeof v['mqtt-url'] === 'string') o.mqttUrl = v['mqtt-url'];
   if (typeof v['base-topic'] === 'string') o.baseTopic = v['base-topic'];
-  if (typeof v.device === 'string') o.device = v.device;
+  const device = lastOf(v.device);
+  if (device !== undefined) o.device = device;
   if (typeof v['data-dir'] === 'string') o.dataDir = v['data-dir'];
   if (typeof v['web-port'] === 'string') o.webPort = Number(v['web-port']);
   return o;
@@ -67,7 +78,7 @@ const restartSelf = (): void => {
  * Safe mode: the configuration cannot be used, so only the web page runs, for the installer to fix it (instead of
  * a crash loop under systemd). Nothing is printed; the queue is not opened.
  */
-async function safeMode(file: string, err: ConfigError, values: Record<string, string | boolean | undefined>): Promise<number> {
+async function safeMode(file: string, err: ConfigError, values: Values): Promise<number> {
   let raw: Record<string, any> | undefined;
   try {
     const v: unknown = JSON.parse(await fs.readFile(file, 'utf8'));
@@ -93,7 +104,7 @@ async function safeMode(file: string, err: ConfigError, values: Record<string, s
   return 0;
 }
 
-async function run(values: Record<string, string | boolean | undefined>): Promise<number> {
+async function run(values: Values): Promise<number> {
   const file = typeof values.config === 'string' ? values.config : defaultConfigPath();
   let config;
   try {
@@ -136,7 +147,7 @@ async function run(values: Record<string, string | boolean | undefined>): Promis
   }
 }
 
-async function repairDbCommand(values: Record<string, string | boolean | undefined>): Promise<number> {
+async function repairDbCommand(values: Values): Promise<number> {
   const file = typeof values.config === 'string' ? values.config : defaultConfigPath();
   const dataDir = typeof values['data-dir'] === 'string' ? values['data-dir'] : (await loadConfig(file, overridesFrom(values)).catch(() => undefined))?.data_dir;
   if (!dataDir) {
@@ -149,14 +160,23 @@ async function repairDbCommand(values: Record<string, string | boolean | undefin
   return 0;
 }
 
-async function ports(): Promise<number> {
-  process.stdout.write(formatCandidates(await listCandidates()));
+async function ports(values: Values): Promise<number> {
+  const list = await listCandidates();
+  const extra = (Array.isArray(values.device) ? values.device : []).filter((d) => !list.some((c) => c.path === d || c.byId === d));
+  list.push(...extra.map((p) => ({ path: p })));
+  let answers: Map<string, Identified> | undefined;
+  if (values['no-probe'] !== true) {
+    answers = new Map();
+    // one port after another: asking two at once would only share the CPU, and each takes at most a few seconds
+    for (const c of list) answers.set(c.path, await identify(c.path));
+  }
+  process.stdout.write(formatCandidates(list, answers));
   return 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  let values: Record<string, string | boolean | undefined>;
+  let values: Values;
   try {
     values = parseArgs({ args: rest, options, strict: true }).values;
   } catch (err) {
@@ -173,7 +193,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'repair-db':
       return repairDbCommand(values);
     case 'ports':
-      return ports();
+      return ports(values);
     case 'demo':
       return (await import('./cli/demo.ts')).demo({ once: values.once === true });
     default:

@@ -267,6 +267,7 @@ export class Gateway extends EventEmitter {
       queue: { depth: this.store.depth(), outbox: this.store.outboxDepth(), ...(oldest !== undefined ? { oldestAcceptedAt: oldest } : {}) },
       mqtt: { connected: this.bridge.connected, broker: this.bridge.brokerUrl },
       link: this.link.state,
+      protocolSetting: this.d.config.device.protocol,
       ...(this.device ? { device: this.device.status, deviceAt: this.device.at } : {}),
       dispatcher: this.dispatcher.state,
       ...(this.device ? { extra: { ...watchSections(this.device.status, this.device.at, this.d.config.watch), shift_clock: await this.shiftClock(this.device.status) } } : {}),

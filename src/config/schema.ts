@@ -1,5 +1,6 @@
 /** The configuration file: JSON, validated by this schema (ajv), every field but the register's port defaulted. */
 import type { TaxSystem } from '../../drivers/types.ts';
+import { PROTOCOLS, type ProtocolName } from '../../drivers/protocols.ts';
 
 export interface Config {
   gateway_id: string;
@@ -22,7 +23,8 @@ export interface Config {
   };
   device: {
     port: string;
-    protocol: 'shtrih';
+    /** which register family; `auto` asks the port (src/device/detect.ts) */
+    protocol: 'auto' | ProtocolName;
     baud_rate: number;
     /** sysadmin password (30 by default) */
     password: number;
@@ -113,7 +115,7 @@ export const configSchema = {
       required: ['port'],
       properties: {
         port: { type: 'string', minLength: 1 },
-        protocol: { enum: ['shtrih'], default: 'shtrih' },
+        protocol: { enum: ['auto', ...PROTOCOLS], default: 'auto' },
         baud_rate: { enum: [2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600], default: 115200 },
         password: { type: 'integer', minimum: 0, maximum: 99999999, default: 30 },
         answer_timeout_ms: { type: 'integer', minimum: 100, maximum: 600000 },

@@ -19,7 +19,7 @@ const KNOWN: Array<{ vid: string; pid?: string; family: 'shtrih' | 'atol'; note:
   { vid: 'abcd', pid: '1980', family: 'shtrih', note: 'Shtrih-M (CDC)' },
   { vid: '04d9', pid: 'b534', family: 'shtrih', note: 'Shtrih Nano' },
   { vid: '1fc9', pid: '0089', family: 'shtrih', note: 'Shtrih-M DFU bootloader — not a working register' },
-  { vid: '2912', family: 'atol', note: 'ATOL (protocol not supported yet)' },
+  { vid: '2912', family: 'atol', note: 'ATOL (CDC)' },
 ];
 
 export function guessFamily(vid?: string, pid?: string): { family?: 'shtrih' | 'atol'; note?: string } {

@@ -11,6 +11,8 @@ export interface HealthInputs {
   queue: { depth: number; oldestAcceptedAt?: number; outbox: number };
   mqtt: { connected: boolean; broker: string };
   link: LinkState;
+  /** the configured `device.protocol` ('auto': the protocol shown is the one that answered) */
+  protocolSetting?: string;
   device?: DeviceStatus;
   deviceAt?: number;
   dispatcher: DispatcherState;
@@ -39,6 +41,7 @@ export function healthSnapshot(h: HealthInputs): Record<string, unknown> {
       since: iso(h.link.since),
       last_ok: iso(h.link.lastOkAt),
       protocol: h.link.info?.protocol ?? null,
+      protocol_setting: h.protocolSetting ?? null,
       model: h.link.info?.model ?? null,
       serial: h.link.info?.serial ?? null,
       error: h.link.lastError ?? null,

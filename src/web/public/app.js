@@ -8,7 +8,7 @@ const DICT = {
     'login.title': 'Вход', 'login.password': 'Пароль', 'login.submit': 'Войти',
     'setup.title': 'Первый запуск: задайте пароль', 'setup.hint': 'Пароль защищает эту страницу. Не менее 8 символов.', 'setup.password': 'Новый пароль', 'setup.repeat': 'Повторите пароль', 'setup.submit': 'Задать пароль', 'setup.mismatch': 'Пароли не совпадают',
     'safe.banner': 'Безопасный режим: конфигурация не может быть применена, шлюз не печатает чеки. Исправьте настройки и перезапустите.',
-    'status.title': 'Состояние', 'status.register': 'Касса (ККТ)', 'status.link': 'Связь', 'status.up': 'есть', 'status.down': 'нет', 'status.lastOk': 'Последний обмен', 'status.model': 'Модель', 'status.serial': 'Заводской номер', 'status.protocol': 'Протокол', 'status.linkError': 'Ошибка',
+    'status.title': 'Состояние', 'status.register': 'Касса (ККТ)', 'status.link': 'Связь', 'status.up': 'есть', 'status.down': 'нет', 'status.lastOk': 'Последний обмен', 'status.model': 'Модель', 'status.serial': 'Заводской номер', 'status.protocol': 'Протокол', 'status.protocolAuto': 'определён автоматически', 'status.pin': 'Закрепить протокол «{p}»', 'status.pinned': 'сохранено; действует после перезапуска', 'status.linkError': 'Ошибка',
     'status.check': 'Проверить связь', 'status.checking': 'Проверка…', 'status.checkOk': 'Касса ответила за {ms} мс', 'status.checkFail': 'Нет ответа: {error}',
     'status.paper': 'Бумага', 'status.paperOk': 'есть', 'status.paperOut': 'закончилась', 'status.cover': 'Крышка', 'status.coverOpen': 'открыта', 'status.coverClosed': 'закрыта',
     'status.shift': 'Смена', 'status.shiftNumber': 'Номер', 'status.shiftState': 'Состояние', 'status.openedAt': 'Открыта', 'status.hoursLeft': 'До 24 ч осталось', 'status.nextClose': 'Закрытие по расписанию', 'status.receipts': 'Чеков в смене',
@@ -43,7 +43,7 @@ const DICT = {
     'login.title': 'Log in', 'login.password': 'Password', 'login.submit': 'Log in',
     'setup.title': 'First run: set the password', 'setup.hint': 'The password protects this page. At least 8 characters.', 'setup.password': 'New password', 'setup.repeat': 'Repeat the password', 'setup.submit': 'Set password', 'setup.mismatch': 'The passwords differ',
     'safe.banner': 'Safe mode: the configuration cannot be used, the gateway prints nothing. Fix the settings and restart.',
-    'status.title': 'Status', 'status.register': 'Register (KKT)', 'status.link': 'Link', 'status.up': 'up', 'status.down': 'down', 'status.lastOk': 'Last exchange', 'status.model': 'Model', 'status.serial': 'Serial number', 'status.protocol': 'Protocol', 'status.linkError': 'Error',
+    'status.title': 'Status', 'status.register': 'Register (KKT)', 'status.link': 'Link', 'status.up': 'up', 'status.down': 'down', 'status.lastOk': 'Last exchange', 'status.model': 'Model', 'status.serial': 'Serial number', 'status.protocol': 'Protocol', 'status.protocolAuto': 'detected automatically', 'status.pin': 'Pin protocol “{p}”', 'status.pinned': 'saved; takes effect after a restart', 'status.linkError': 'Error',
     'status.check': 'Check connection', 'status.checking': 'Checking…', 'status.checkOk': 'The register answered in {ms} ms', 'status.checkFail': 'No answer: {error}',
     'status.paper': 'Paper', 'status.paperOk': 'present', 'status.paperOut': 'out', 'status.cover': 'Cover', 'status.coverOpen': 'open', 'status.coverClosed': 'closed',
     'status.shift': 'Shift', 'status.shiftNumber': 'Number', 'status.shiftState': 'State', 'status.openedAt': 'Opened', 'status.hoursLeft': 'Hours left of 24', 'status.nextClose': 'Scheduled close', 'status.receipts': 'Receipts in shift',
@@ -257,6 +257,22 @@ function level(l) {
   return l === 'critical' ? 'bad' : l === 'warn' ? 'warn' : 'ok';
 }
 
+/** «Закрепить протокол»: saves the protocol that answered as `device.protocol` (no more asking at every open) */
+function pinBox(reg) {
+  if (reg.protocol_setting !== 'auto' || !reg.protocol) return '';
+  const out = h('span', { class: 'result', id: 'pin-result' });
+  const btn = h('button', { type: 'button', id: 'pin-protocol' }, t('status.pin').replace('{p}', reg.protocol));
+  btn.addEventListener('click', async () => {
+    const cr = await api('GET', '/api/config');
+    if (!cr.ok) return out.replaceChildren(pill('bad', errText(cr.data && cr.data.error)));
+    const cfg = cr.data.config || {};
+    cfg.device = { ...(cfg.device || {}), protocol: reg.protocol };
+    const r = await api('PUT', '/api/config', { config: cfg });
+    out.replaceChildren(r.ok ? pill('ok', t('status.pinned')) : pill('bad', errText(r.data && r.data.error)));
+  });
+  return h('p', {}, btn, ' ', out);
+}
+
 function statusView(st, checkBox) {
   const hl = st.health;
   const cards = [];
@@ -268,11 +284,11 @@ function statusView(st, checkBox) {
     cards.push(h('div', { class: 'card', id: 'card-register' }, h('h2', {}, t('status.register')), dl([
       [t('status.link'), pill(reg.link === 'up' ? 'ok' : 'bad', reg.link === 'up' ? t('status.up') : t('status.down'))],
       [t('status.lastOk'), fmtTime(reg.last_ok)],
-      [t('status.model'), reg.model], [t('status.serial'), reg.serial], [t('status.protocol'), reg.protocol],
+      [t('status.model'), reg.model], [t('status.serial'), reg.serial], [t('status.protocol'), reg.protocol && (reg.protocol_setting === 'auto' ? `${reg.protocol} (${t('status.protocolAuto')})` : reg.protocol)],
       reg.error && [t('status.linkError'), reg.error],
       [t('status.paper'), hl.paper === null || hl.paper === undefined ? null : pill(hl.paper === 'ok' || hl.paper === true ? 'ok' : 'bad', hl.paper === 'ok' || hl.paper === true ? t('status.paperOk') : t('status.paperOut'))],
       [t('status.cover'), hl.cover_open === null || hl.cover_open === undefined ? null : hl.cover_open ? pill('bad', t('status.coverOpen')) : t('status.coverClosed')],
-    ]), checkBox));
+    ]), pinBox(reg), checkBox));
     const sh = hl.shift;
     const sc = hl.shift_clock;
     cards.push(h('div', { class: 'card', id: 'card-shift' }, h('h2', {}, t('status.shift')), dl([
@@ -336,7 +352,7 @@ const SNO = ['osn', 'usn_income', 'usn_income_outcome', 'envd', 'esn', 'patent']
 const BAUDS = [2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600];
 const FIELDS = [
   ['settings.mqtt', [['mqtt.url', 'text'], ['mqtt.client_id', 'text'], ['mqtt.base_topic', 'text'], ['mqtt.protocol_version', 'select', [4, 5]], ['mqtt.username', 'text'], ['mqtt.password', 'secret'], ['mqtt.ca', 'text'], ['mqtt.cert', 'text'], ['mqtt.key', 'text']]],
-  ['settings.device', [['device.port', 'port'], ['device.protocol', 'select', ['shtrih']], ['device.baud_rate', 'select', BAUDS], ['device.password', 'secret-int']]],
+  ['settings.device', [['device.port', 'port'], ['device.protocol', 'select', ['auto', 'shtrih', 'atol']], ['device.baud_rate', 'select', BAUDS], ['device.password', 'secret-int']]],
   ['settings.fiscal', [['fiscal.tax_systems', 'multi', SNO], ['fiscal.company_inn', 'text'], ['fiscal.registration_number', 'text'], ['fiscal.cashier.name', 'text'], ['fiscal.cashier.inn', 'text'], ['fiscal.require_customer_contact', 'bool']]],
   ['settings.shift', [['shift.close_at', 'text'], ['shift.max_hours', 'number']]],
   ['settings.queue', [['queue.max_receipts', 'int'], ['queue.retention_days', 'int']]],
