@@ -29,7 +29,7 @@ async function shot(page: Page, name: string, fullPage = true): Promise<void> {
 
 t.test('an installer does everything in the browser', async (t) => {
   const { rig, gw, app, configFile } = await makeWebRig(
-    { mqtt: { username: 'gw', password: MQTT_SECRET }, fiscal: { registration_number: '0000000001012345', company_inn: '5010051677', cashier: { name: 'Иванова А.А.' } } },
+    { device: { protocol: 'auto' }, mqtt: { username: 'gw', password: MQTT_SECRET }, fiscal: { registration_number: '0000000001012345', company_inn: '5010051677', cashier: { name: 'Иванова А.А.' } } },
     [MQTT_SECRET],
   );
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -68,7 +68,11 @@ t.test('an installer does everything in the browser', async (t) => {
   t.match(await page.textContent('#card-register'), /Связьесть/, 'the link shows up');
   t.match(await page.textContent('#card-fn'), /\d{16}/, 'the FN number is shown');
   t.match(await page.textContent('#card-mqtt'), /да/, 'MQTT connected');
+  t.match(await page.textContent('#card-register'), /Протоколshtrih \(определён автоматически\)/, 'the protocol that answered, detected by itself');
   await shot(page, '02-status');
+  await page.click('#pin-protocol');
+  await page.waitForSelector('#pin-result:has-text("сохранено")');
+  t.equal(JSON.parse(await fs.readFile(configFile, 'utf8')).device.protocol, 'shtrih', '«Закрепить протокол» saved the protocol that answered');
 
   // a setting changed
   await page.click('a[data-page=settings]');
