@@ -50,7 +50,7 @@ function dispatch(emu: Emulator, [verb, ...args]: string[]): string {
     case 'paper':
       return paper(emu, args[0]);
     case 'cover':
-      emu.device.setCover(args[0] === 'open');
+      emu.frontEnd.setCover(args[0] === 'open');
       return `cover ${args[0] === 'open' ? 'open' : 'closed'}`;
     case 'clock':
       if (args[0]) emu.advanceClock(parseDuration(args[0]));
@@ -79,19 +79,19 @@ function fault(emu: Emulator, [name, ...args]: string[]): string {
     case 'paper-out':
       return paperOut(emu, args);
     case 'cover-open':
-      emu.device.setCover(true);
+      emu.frontEnd.setCover(true);
       return 'cover open';
     case 'fn-exhausted': {
       const on = args[0] !== 'off';
       const code = args.find((a) => a !== 'on' && a !== 'off');
-      emu.device.setFnExhausted(on, code === undefined ? undefined : hex(code));
+      emu.frontEnd.setFnExhausted(on, code === undefined ? undefined : hex(code));
       return `fn-exhausted ${on ? 'on' : 'off'}`;
     }
     case 'error':
       return injectError(emu, args);
     case 'clear':
       emu.faults.clear();
-      emu.device.clearFaults();
+      emu.frontEnd.clearFaults();
       return 'faults cleared';
     default:
       throw new Error(`unknown fault ${name ?? ''}`);
@@ -100,32 +100,32 @@ function fault(emu: Emulator, [name, ...args]: string[]): string {
 
 function paperOut(emu: Emulator, [where, k]: string[]): string {
   if (where === undefined || where === 'now') {
-    emu.device.paperOutNow();
+    emu.frontEnd.paperOutNow();
     return 'paper out';
   }
   if (where === 'before-item') {
-    emu.device.paperOutAt({ at: 'before-item', item: count(k) });
+    emu.frontEnd.paperOutAt({ at: 'before-item', item: count(k) });
     return `paper out before item ${count(k)}`;
   }
   if (where === 'during-close') {
-    emu.device.paperOutAt({ at: 'during-close' });
+    emu.frontEnd.paperOutAt({ at: 'during-close' });
     return 'paper out during close';
   }
   throw new Error(`unknown paper-out point ${where}`);
 }
 
 function paper(emu: Emulator, what: string | undefined): string {
-  if (what === 'in') emu.device.paperIn();
-  else if (what === 'out') emu.device.paperOutNow();
+  if (what === 'in') emu.frontEnd.paperIn();
+  else if (what === 'out') emu.frontEnd.paperOutNow();
   else throw new Error('paper in|out');
-  return `paper ${what} submode ${emu.device.submode}`;
+  return `paper ${what} submode ${emu.frontEnd.submode}`;
 }
 
 function injectError(emu: Emulator, [code, command, n]: string[]): string {
   if (code === undefined) throw new Error('fault error CODE [COMMAND] [N]');
   const err = hex(code);
   const cmd = command === undefined || command === '*' || command === 'any' ? undefined : hex(command);
-  emu.device.injectError({ code: err, count: count(n), ...(cmd === undefined ? {} : { command: cmd }) });
+  emu.frontEnd.injectError({ code: err, count: count(n), ...(cmd === undefined ? {} : { command: cmd }) });
   return `error 0x${err.toString(16).padStart(2, '0')}${cmd === undefined ? '' : ` on ${cmd.toString(16)}`} ×${count(n)}`;
 }
 
@@ -133,7 +133,7 @@ function status(emu: Emulator): string {
   const j = emu.journal;
   const q = j.ofdQueue();
   return [
-    `mode ${emu.device.mode & 0x0f}/${emu.device.mode >> 4}`, `submode ${emu.device.submode}`,
+    `mode ${emu.frontEnd.mode & 0x0f}/${emu.frontEnd.mode >> 4}`, `submode ${emu.frontEnd.submode}`,
     `shift ${j.shift.number}${j.shift.open ? ' open' : ' closed'}`, `lastFd ${j.lastFd}`, `receiptNo ${j.shift.receiptNo}`,
     `ofdUnsent ${q.count}`, `clock ${formatLocal(emu.clock.localMs())}`, `faults ${emu.faults.describe()}`,
   ].join(' ');

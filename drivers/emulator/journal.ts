@@ -193,6 +193,7 @@ export class Journal {
   /** tag 1054 → cumulative total, kopecks, over the FN's life */
   readonly cumulative: Record<OperationKey, number> = { '1': 0, '2': 0, '3': 0, '4': 0 };
   private readonly index = new Map<number, DocumentSummary>();
+  private readonly documents = new Map<number, FiscalDocument>();
   private readonly unsent: Array<{ fd: number; dateTime: string }> = [];
   private acked = 0;
   private fileFd: number | undefined;
@@ -238,6 +239,11 @@ export class Journal {
 
   find(fd: number): DocumentSummary | undefined {
     return this.index.get(fd);
+  }
+
+  /** the whole fiscal document of an FD number */
+  document(fd: number): FiscalDocument | undefined {
+    return this.documents.get(fd);
   }
 
   isAcknowledged(fd: number): boolean {
@@ -292,6 +298,7 @@ export class Journal {
     this.lastFd = d.fd;
     this.lastDocNo = d.docNo;
     this.lastDocument = d;
+    this.documents.set(d.fd, d);
     this.index.set(d.fd, { fd: d.fd, type: d.type, dateTime: d.dateTime, fiscalSign: d.fiscalSign, operation: d.operation, total: d.total, shift: d.shift });
     this.unsent.push({ fd: d.fd, dateTime: d.dateTime });
     if (d.type === 2) this.shift = { number: d.shift, open: true, openedAt: d.dateTime, receiptNo: 0, counters: emptyCounters() };
