@@ -9,10 +9,9 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import fc from 'fast-check';
 import mqtt from 'mqtt';
-import { makeRig, StoreClient, type Rig } from '../../test/helpers/rig.ts';
+import { makeRig, makeEmulator, StoreClient, type Rig, type RigProtocol } from '../../test/helpers/rig.ts';
 import { startMosquitto } from '../../test/helpers/broker.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
-import { Emulator } from '../../drivers/emulator/emulator.ts';
 import { createPty } from '../../drivers/emulator/pty.ts';
 import { parseReceiptMessage } from '../../src/fiscal/parse.ts';
 import { crashReceipt, prng, teardown, PARENT_WATCH } from './crash.ts';
@@ -119,10 +118,10 @@ const ids = (prefix: string, seed: number, n: number): string[] => Array.from({ 
 // ---------------------------------------------------------------------------------------------------- R2
 
 /** R2: emulator faults at random during a burst (line faults, a pulled cable, paper out, cover, 24 h expiry). */
-export async function faultCampaign(o: { receipts: number; seed: number }): Promise<Figures> {
+export async function faultCampaign(o: { receipts: number; seed: number; protocol?: RigProtocol }): Promise<Figures> {
   const t0 = Date.now();
   const rnd = prng(o.seed);
-  const rig = await makeRig({ broker: 'mosquitto' });
+  const rig = await makeRig({ broker: 'mosquitto', protocol: o.protocol ?? 'shtrih' });
   const list = ids('r2', o.seed, o.receipts);
   const injected: Record<string, number> = {};
   let stop = false;
@@ -174,7 +173,7 @@ export async function faultCampaign(o: { receipts: number; seed: number }): Prom
     await storeBurst(rig.store, results, list, { window: 50, resendMs: 600_000, deadlineMs: 120_000 + o.receipts * 1000 });
     stop = true;
     await chaos;
-    return { campaign: 'R2 emulator faults', seed: o.seed, sent: list.length, ...count(join(rig.dir, 'fn.jsonl'), results, list), seconds: secs(t0), faults: JSON.stringify(injected) };
+    return { campaign: `R2 emulator faults (${rig.protocol})`, seed: o.seed, sent: list.length, ...count(join(rig.dir, 'fn.jsonl'), results, list), seconds: secs(t0), faults: JSON.stringify(injected) };
   } finally {
     stop = true;
     rig.emulator.faults.clear();
@@ -193,10 +192,10 @@ export async function faultCampaign(o: { receipts: number; seed: number }): Prom
  * asking; without persistence the broker forgets both sessions on a restart, and the store asks for a result it
  * misses (`<base>/request/result`) once a receipt was accepted and stayed unanswered for a while.
  */
-export async function brokerCampaign(o: { receipts: number; restarts: number; persistence: boolean; seed: number; askMs?: number }): Promise<Figures> {
+export async function brokerCampaign(o: { receipts: number; restarts: number; persistence: boolean; seed: number; askMs?: number; protocol?: RigProtocol }): Promise<Figures> {
   const t0 = Date.now();
   const rnd = prng(o.seed);
-  const rig = await makeRig({ broker: 'mosquitto', brokerOptions: { persistence: o.persistence } });
+  const rig = await makeRig({ broker: 'mosquitto', brokerOptions: { persistence: o.persistence }, protocol: o.protocol ?? 'shtrih' });
   const list = ids(o.persistence ? 'r3p' : 'r3n', o.seed, o.receipts);
   const base = rig.config.mqtt.base_topic;
   const client = await mqtt.connectAsync(rig.broker.url, { protocolVersion: 4, clientId: `store-r3-${o.persistence ? 'p' : 'n'}-${o.seed}-${process.pid}`, clean: false, reconnectPeriod: 1000 });
@@ -216,7 +215,7 @@ export async function brokerCampaign(o: { receipts: number; restarts: number; pe
     done = true;
     await restarts;
     return {
-      campaign: `R3 broker restarts (${o.persistence ? 'with' : 'without'} persistence)`,
+      campaign: `R3 broker restarts (${o.persistence ? 'with' : 'without'} persistence, ${rig.protocol})`,
       seed: o.seed,
       sent: list.length,
       ...count(join(rig.dir, 'fn.jsonl'), results, list),
@@ -261,16 +260,17 @@ function hostile(id: string, valid: Record<string, any>): fc.Arbitrary<Buffer> {
 }
 
 /** R4: hostile payloads mixed with valid receipts, sent to the real gateway process. */
-export async function fuzzCampaign(o: { payloads: number; validEvery: number; seed: number }): Promise<Figures> {
+export async function fuzzCampaign(o: { payloads: number; validEvery: number; seed: number; protocol?: RigProtocol }): Promise<Figures> {
   const t0 = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'kkt-fuzz-'));
   const broker = await startMosquitto({ extraConfig: 'message_size_limit 0' });
-  const emulator = new Emulator({ journalPath: join(dir, 'fn.jsonl') });
+  const protocol = o.protocol ?? 'shtrih';
+  const emulator = makeEmulator(protocol, { journalPath: join(dir, 'fn.jsonl') });
   const pty = await createPty();
   emulator.attach(pty.stream);
   const base = 'kkt/fuzz';
   const configPath = join(dir, 'config.json');
-  writeFileSync(configPath, JSON.stringify({ gateway_id: 'fuzz', data_dir: join(dir, 'data'), mqtt: { url: broker.url, base_topic: base }, device: { port: pty.path }, log: { level: 'error' }, queue: { max_receipts: 1_000_000 } }));
+  writeFileSync(configPath, JSON.stringify({ gateway_id: 'fuzz', data_dir: join(dir, 'data'), mqtt: { url: broker.url, base_topic: base }, device: { port: pty.path, protocol }, log: { level: 'error' }, queue: { max_receipts: 1_000_000 } }));
   const child = spawn(process.execPath, [...PARENT_WATCH, join(import.meta.dirname, '../../bin/kkt-gateway.js'), 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'inherit'] });
   // only the topics the campaign reads: on `${base}/#` the store would also get (and StoreClient parse and keep)
   // every hostile payload it sent — megabyte names, arrays nested 50,000 deep — and a full run ran out of heap
@@ -315,7 +315,7 @@ export async function fuzzCampaign(o: { payloads: number; validEvery: number; se
     const queuedBad = [...expectBad.keys()].filter((id) => results.has(id, 'accepted')).length;
     const figures = count(join(dir, 'fn.jsonl'), results, valid);
     return {
-      campaign: 'R4 hostile payloads',
+      campaign: `R4 hostile payloads (${protocol})`,
       seed: o.seed,
       sent: o.payloads,
       ...figures,
@@ -335,13 +335,14 @@ export async function fuzzCampaign(o: { payloads: number; validEvery: number; se
 // ---------------------------------------------------------------------------------------------------- R5
 
 /** R5: LevelDB write errors (a full disk) at random moments during a burst, then space returns. */
-export async function diskCampaign(o: { receipts: number; seed: number }): Promise<Figures> {
+export async function diskCampaign(o: { receipts: number; seed: number; protocol?: RigProtocol }): Promise<Figures> {
   const t0 = Date.now();
   const rnd = prng(o.seed);
   let full = false;
   let refusedWrites = 0;
   const rig: Rig = await makeRig({
     broker: 'mosquitto',
+    protocol: o.protocol ?? 'shtrih',
     beforeWrite: () => {
       if (full) {
         refusedWrites++;
@@ -367,7 +368,7 @@ export async function diskCampaign(o: { receipts: number; seed: number }): Promi
     await toggles;
     const storageRefusals = results.all.filter((r) => r.error?.code === 'STORAGE').length;
     const ackedUnstored = list.filter((id) => results.has(id, 'accepted') && !results.has(id, 'done')).length;
-    return { campaign: 'R5 disk full / write errors', seed: o.seed, sent: list.length, ...count(join(rig.dir, 'fn.jsonl'), results, list), seconds: secs(t0), refusedWrites, storageRefusals, ackedUnstored };
+    return { campaign: `R5 disk full / write errors (${rig.protocol})`, seed: o.seed, sent: list.length, ...count(join(rig.dir, 'fn.jsonl'), results, list), seconds: secs(t0), refusedWrites, storageRefusals, ackedUnstored };
   } finally {
     stop = true;
     full = false;

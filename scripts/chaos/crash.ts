@@ -4,7 +4,7 @@
  * Afterwards every external_id must have exactly one fiscal document in the emulator's journal and a final result
  * on the broker (all copies of it identical).
  *
- *   npx tsx scripts/chaos/crash.ts [--receipts N] [--kills K] [--seed S] [--print-ms MS]
+ *   npx tsx scripts/chaos/crash.ts [--receipts N] [--kills K] [--seed S] [--print-ms MS] [--protocol shtrih|atol]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, createWriteStream } from 'node:fs';
@@ -13,11 +13,11 @@ import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { Emulator } from '../../drivers/emulator/emulator.ts';
+import type { Emulator } from '../../drivers/emulator/emulator.ts';
 import { createPty } from '../../drivers/emulator/pty.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { startMosquitto } from '../../test/helpers/broker.ts';
-import { StoreClient } from '../../test/helpers/rig.ts';
+import { StoreClient, makeEmulator, type RigProtocol } from '../../test/helpers/rig.ts';
 import { sampleReceipt } from '../../src/cli/sample.ts';
 import { Results } from './results.ts';
 
@@ -27,11 +27,14 @@ export interface CrashOptions {
   seed: number;
   /** emulator print time per document: the longer, the more kills land mid-receipt */
   printMs: number;
+  /** the register's protocol (the emulator's front-end and the gateway's device.protocol); default shtrih */
+  protocol?: RigProtocol;
   log?: (line: string) => void;
 }
 
 export interface CrashFigures {
   seed: number;
+  protocol: RigProtocol;
   receipts: number;
   kills: number;
   killsMidReceipt: number;
@@ -80,7 +83,8 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
   const rnd = prng(o.seed);
   const dir = mkdtempSync(join(tmpdir(), 'kkt-crash-'));
   const broker = await startMosquitto({ persistence: false });
-  const emulator = new Emulator({ journalPath: join(dir, 'fn.jsonl'), link: { printMs: o.printMs } });
+  const protocol = o.protocol ?? 'shtrih';
+  const emulator = makeEmulator(protocol, { journalPath: join(dir, 'fn.jsonl'), link: { printMs: o.printMs } });
   const pty = await createPty();
   emulator.attach(pty.stream);
   const base = 'kkt/crash';
@@ -89,7 +93,7 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
     gateway_id: 'crash',
     data_dir: join(dir, 'data'),
     mqtt: { url: broker.url, base_topic: base, protocol_version: 5, reconnect_min_ms: 200, reconnect_max_ms: 1000 },
-    device: { port: pty.path },
+    device: { port: pty.path, protocol },
     web: { port: 0 },
     log: { level: 'warn' },
   }));
@@ -118,7 +122,7 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
       const seen = onlines();
       await store.until(() => onlines() > seen || k === 0, 'gateway back online', 30_000).catch(() => undefined);
       await new Promise((r) => setTimeout(r, rnd() * 600));
-      const open = (emulator.device.mode & 0x0f) === 8;
+      const open = emulator.device.receiptOpen;
       child.kill('SIGKILL');
       await once(child, 'exit');
       if (open) killsMidReceipt++;
@@ -150,6 +154,7 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
   });
   return {
     seed: o.seed,
+    protocol,
     receipts: o.receipts,
     kills: o.kills,
     killsMidReceipt,
@@ -176,19 +181,26 @@ export async function teardown(p: { child: ChildProcess | undefined; store: Stor
   await p.broker.stop();
 }
 
+/** the --protocol flag of the chaos scripts: shtrih (default) or atol */
+export function protocolArg(value: string | undefined): RigProtocol {
+  if (value === undefined || value === 'shtrih' || value === 'atol') return value ?? 'shtrih';
+  throw new Error(`--protocol shtrih|atol, not ${value}`);
+}
+
 export function printFigures(title: string, f: CrashFigures): void {
   const rows = Object.entries(f).map(([k, v]) => `| ${k} | ${v} |`);
   process.stdout.write([`### ${title}`, '| figure | value |', '|---|---|', ...rows, ''].join('\n') + '\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { receipts: { type: 'string' }, kills: { type: 'string' }, seed: { type: 'string' }, 'print-ms': { type: 'string' } } });
+  const { values } = parseArgs({ options: { receipts: { type: 'string' }, kills: { type: 'string' }, seed: { type: 'string' }, 'print-ms': { type: 'string' }, protocol: { type: 'string' } } });
   const seed = values.seed ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
   const figures = await runCrashCampaign({
     receipts: Number(values.receipts ?? 200),
     kills: Number(values.kills ?? 10),
     seed,
     printMs: Number(values['print-ms'] ?? 30),
+    protocol: protocolArg(values.protocol),
     log: (l) => process.stderr.write(`${l}\n`),
   });
   printFigures(`crash campaign (seed ${seed})`, figures);

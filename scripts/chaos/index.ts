@@ -5,23 +5,25 @@
  *   npm run chaos                   # the full campaigns (tens of minutes)
  *   npm run chaos -- --quick        # the small configuration CI runs
  *   npm run chaos -- --only R2,R4 --seed 12345
+ *   npm run chaos -- --quick --protocol atol   # on the ATOL emulator (default shtrih)
  */
 import { parseArgs } from 'node:util';
-import { runCrashCampaign } from './crash.ts';
+import { runCrashCampaign, protocolArg } from './crash.ts';
 import { faultCampaign, brokerCampaign, fuzzCampaign, diskCampaign, type Figures } from './campaigns.ts';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, seed: { type: 'string' } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, seed: { type: 'string' }, protocol: { type: 'string' } } });
+const protocol = protocolArg(values.protocol);
 const quick = values.quick === true;
 const seed = values.seed ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
 const only = values.only ? new Set(values.only.split(',').map((s) => s.trim().toUpperCase())) : undefined;
 
 const plan: Array<[string, () => Promise<Figures | Record<string, unknown>>]> = [
-  ['R1', async () => ({ campaign: 'R1 SIGKILL during bursts', ...(await runCrashCampaign({ receipts: quick ? 60 : 1000, kills: quick ? 4 : 20, seed, printMs: 30 })) })],
-  ['R2', () => faultCampaign({ receipts: quick ? 150 : 10_000, seed })],
-  ['R3', () => brokerCampaign({ receipts: quick ? 150 : 2000, restarts: quick ? 3 : 10, persistence: true, seed })],
-  ['R3', () => brokerCampaign({ receipts: quick ? 150 : 2000, restarts: quick ? 3 : 10, persistence: false, seed })],
-  ['R4', () => fuzzCampaign({ payloads: quick ? 1500 : 100_000, validEvery: 10, seed })],
-  ['R5', () => diskCampaign({ receipts: quick ? 150 : 2000, seed })],
+  ['R1', async () => ({ campaign: `R1 SIGKILL during bursts (${protocol})`, ...(await runCrashCampaign({ receipts: quick ? 60 : 1000, kills: quick ? 4 : 20, seed, printMs: 30, protocol })) })],
+  ['R2', () => faultCampaign({ receipts: quick ? 150 : 10_000, seed, protocol })],
+  ['R3', () => brokerCampaign({ receipts: quick ? 150 : 2000, restarts: quick ? 3 : 10, persistence: true, seed, protocol })],
+  ['R3', () => brokerCampaign({ receipts: quick ? 150 : 2000, restarts: quick ? 3 : 10, persistence: false, seed, protocol })],
+  ['R4', () => fuzzCampaign({ payloads: quick ? 1500 : 100_000, validEvery: 10, seed, protocol })],
+  ['R5', () => diskCampaign({ receipts: quick ? 150 : 2000, seed, protocol })],
 ];
 
 let failed = 0;

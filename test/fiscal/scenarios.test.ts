@@ -6,7 +6,8 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { makeRig, type Rig } from '../helpers/rig.ts';
+import type { Test } from 'tap';
+import { makeRig, RIG_PROTOCOLS, type Rig, type RigProtocol } from '../helpers/rig.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 
 type Json = Record<string, any>;
@@ -16,9 +17,11 @@ const COMPANY = { email: 'shop@shop.ru', sno: 'osn', inn: '5010051677', payment_
 /** ATOL v5 payments.type of each kind */
 const PAY_TYPE: Record<Kind, number> = { cash: 0, electronic: 1, prepaid: 2, credit: 3, other: 4 };
 /** FF46 tax byte of each rate (kkt-protocols.md §1.8) */
-const TAX_BYTE: Record<string, number> = {
+const SHTRIH_TAX_BYTE: Record<string, number> = {
   vat22: 0xcb, vat122: 0xcc, vat120: 0x10, vat110: 0x20, vat20: 0x01, vat10: 0x02, none: 0x08, vat0: 0x04, vat5: 0x81, vat7: 0x82, vat105: 0x84, vat107: 0x88,
 };
+/** the rate as coded on the wire, as the emulator's journal records it (`taxByte`), per protocol */
+const TAX_BYTE: Record<RigProtocol, Record<string, number>> = { shtrih: SHTRIH_TAX_BYTE, atol: {} };
 const OPERATION: Record<string, number> = { sell: 1, sell_refund: 2, buy: 3, buy_refund: 4, sell_correction: 1, buy_correction: 3 };
 
 interface Line { name: string; price: number; qty?: number; method: string; object: number; vat: string }
@@ -70,9 +73,10 @@ async function fiscalize(t: any, rig: Rig, body: Json, exp: Expect): Promise<Jso
   }
   t.equal(doc.type, exp.type ?? 3, `${id}: FD type`);
   t.equal(doc.operation, exp.operation, `${id}: 1054`);
+  const taxByte = TAX_BYTE[rig.protocol];
   t.same(
     doc.items.map((i: Json) => ({ method: i.paymentMethod, object: i.paymentObject, vat: i.vat, taxByte: i.taxByte, sum: i.sum })),
-    exp.items.map((i) => ({ ...i, taxByte: TAX_BYTE[i.vat] })),
+    exp.items.map((i) => ({ ...i, taxByte: taxByte[i.vat] })),
     `${id}: items 1214 / 1212 / VAT / tax byte / sum`,
   );
   const payments = { cash: 0, electronic: 0, prepaid: 0, credit: 0, other: 0, ...exp.payments };
@@ -93,157 +97,161 @@ const coffee = (method: string, vat: string, object = 1): Line[] => [
 const exp = (method: number, object: number[], vat: string, sums: number[]): Expect['items'] =>
   sums.map((sum, i) => ({ method, object: object[i] ?? object[0]!, vat, sum }));
 
-let rig: Rig;
-t.before(async () => {
-  // the emulated register is registered for osn and usn_income (journal identity 1062 = 0x03)
-  rig = await makeRig({ config: { fiscal: { tax_systems: ['osn', 'usn_income'] } } });
-  await rig.startGateway();
-});
-t.teardown(() => rig.close());
+for (const protocol of RIG_PROTOCOLS) {
+  t.test(`the seed scenarios on ${protocol}`, async (t) => {
+    // the emulated register is registered for osn and usn_income (journal identity 1062 = 0x03)
+    const rig = await makeRig({ protocol, config: { fiscal: { tax_systems: ['osn', 'usn_income'] } } });
+    t.teardown(() => rig.close());
+    await rig.startGateway();
+    scenarios(t, rig);
+  });
+}
 
-t.test('3 items prepaid in full by card (1214 = 1, 1212 = 10, vat122), then settled at shipment with the advance offset (1214 = 4, 1215, vat22)', async (t) => {
-  await fiscalize(t, rig, receipt('sell', 's1/prepay', '28.11.2026 10:15:00', coffee('full_prepayment', 'vat122', 10), [['electronic', 3989]]), {
-    operation: 1, items: exp(1, [10], 'vat122', [199000, 169900, 30000]), payments: { electronic: 398900 },
+function scenarios(t: Test, rig: Rig): void {
+  t.test('3 items prepaid in full by card (1214 = 1, 1212 = 10, vat122), then settled at shipment with the advance offset (1214 = 4, 1215, vat22)', async (t) => {
+    await fiscalize(t, rig, receipt('sell', 's1/prepay', '28.11.2026 10:15:00', coffee('full_prepayment', 'vat122', 10), [['electronic', 3989]]), {
+      operation: 1, items: exp(1, [10], 'vat122', [199000, 169900, 30000]), payments: { electronic: 398900 },
+    });
+    await fiscalize(t, rig, receipt('sell', 's1/final', '30.11.2026 15:00:00', coffee('full_payment', 'vat22'), [['prepaid', 3989]]), {
+      operation: 1, items: exp(4, [1, 1, 4], 'vat22', [199000, 169900, 30000]), payments: { prepaid: 398900 },
+    });
   });
-  await fiscalize(t, rig, receipt('sell', 's1/final', '30.11.2026 15:00:00', coffee('full_payment', 'vat22'), [['prepaid', 3989]]), {
-    operation: 1, items: exp(4, [1, 1, 4], 'vat22', [199000, 169900, 30000]), payments: { prepaid: 398900 },
-  });
-});
 
-t.test('2025: prepayment at vat120, settlement at vat20 (the 20 % era)', async (t) => {
-  await fiscalize(t, rig, receipt('sell', 's2025/prepay', '05.03.2025 12:05:31', coffee('full_prepayment', 'vat120', 1), [['electronic', 3989]]), {
-    operation: 1, items: exp(1, [1, 1, 4], 'vat120', [199000, 169900, 30000]), payments: { electronic: 398900 },
+  t.test('2025: prepayment at vat120, settlement at vat20 (the 20 % era)', async (t) => {
+    await fiscalize(t, rig, receipt('sell', 's2025/prepay', '05.03.2025 12:05:31', coffee('full_prepayment', 'vat120', 1), [['electronic', 3989]]), {
+      operation: 1, items: exp(1, [1, 1, 4], 'vat120', [199000, 169900, 30000]), payments: { electronic: 398900 },
+    });
+    await fiscalize(t, rig, receipt('sell', 's2025/final', '06.03.2025 12:00:00', coffee('full_payment', 'vat20'), [['prepaid', 3989]]), {
+      operation: 1, items: exp(4, [1, 1, 4], 'vat20', [199000, 169900, 30000]), payments: { prepaid: 398900 },
+    });
   });
-  await fiscalize(t, rig, receipt('sell', 's2025/final', '06.03.2025 12:00:00', coffee('full_payment', 'vat20'), [['prepaid', 3989]]), {
-    operation: 1, items: exp(4, [1, 1, 4], 'vat20', [199000, 169900, 30000]), payments: { prepaid: 398900 },
-  });
-});
 
-t.test('an item missing and replaced: dearer replacement → extra prepayment receipt; cheaper → sell_refund of the difference', async (t) => {
-  const grinder: Line = { name: 'Кофемолка', price: 1990, method: 'full_prepayment', object: 10, vat: 'vat122' };
-  const beans: Line = { name: 'Кофе в зёрнах 1 кг', price: 849.5, method: 'full_prepayment', object: 10, vat: 'vat122' };
-  // dearer: beans (849.50) missing, replaced by a 1 kg pack at 999.00: +149.50 prepaid, offset = 1990 + 999
-  await fiscalize(t, rig, receipt('sell', 'r1/prepay', '28.11.2026 11:00:00', [grinder, beans], [['electronic', 2839.5]]), {
-    operation: 1, items: exp(1, [10], 'vat122', [199000, 84950]), payments: { electronic: 283950 },
-  });
-  await fiscalize(t, rig, receipt('sell', 'r1/extra', '29.11.2026 09:00:00', [{ name: 'Доплата за замену: кофе Арабика 1 кг', price: 149.5, method: 'full_prepayment', object: 10, vat: 'vat122' }], [['electronic', 149.5]]), {
-    operation: 1, items: exp(1, [10], 'vat122', [14950]), payments: { electronic: 14950 },
-  });
-  await fiscalize(t, rig, receipt('sell', 'r1/final', '29.11.2026 18:00:00', [
-    { name: 'Кофемолка', price: 1990, method: 'full_payment', object: 1, vat: 'vat22' },
-    { name: 'Кофе Арабика 1 кг', price: 999, method: 'full_payment', object: 1, vat: 'vat22' },
-  ], [['prepaid', 2989]]), { operation: 1, items: exp(4, [1], 'vat22', [199000, 99900]), payments: { prepaid: 298900 } });
+  t.test('an item missing and replaced: dearer replacement → extra prepayment receipt; cheaper → sell_refund of the difference', async (t) => {
+    const grinder: Line = { name: 'Кофемолка', price: 1990, method: 'full_prepayment', object: 10, vat: 'vat122' };
+    const beans: Line = { name: 'Кофе в зёрнах 1 кг', price: 849.5, method: 'full_prepayment', object: 10, vat: 'vat122' };
+    // dearer: beans (849.50) missing, replaced by a 1 kg pack at 999.00: +149.50 prepaid, offset = 1990 + 999
+    await fiscalize(t, rig, receipt('sell', 'r1/prepay', '28.11.2026 11:00:00', [grinder, beans], [['electronic', 2839.5]]), {
+      operation: 1, items: exp(1, [10], 'vat122', [199000, 84950]), payments: { electronic: 283950 },
+    });
+    await fiscalize(t, rig, receipt('sell', 'r1/extra', '29.11.2026 09:00:00', [{ name: 'Доплата за замену: кофе Арабика 1 кг', price: 149.5, method: 'full_prepayment', object: 10, vat: 'vat122' }], [['electronic', 149.5]]), {
+      operation: 1, items: exp(1, [10], 'vat122', [14950]), payments: { electronic: 14950 },
+    });
+    await fiscalize(t, rig, receipt('sell', 'r1/final', '29.11.2026 18:00:00', [
+      { name: 'Кофемолка', price: 1990, method: 'full_payment', object: 1, vat: 'vat22' },
+      { name: 'Кофе Арабика 1 кг', price: 999, method: 'full_payment', object: 1, vat: 'vat22' },
+    ], [['prepaid', 2989]]), { operation: 1, items: exp(4, [1], 'vat22', [199000, 99900]), payments: { prepaid: 298900 } });
 
-  // cheaper: beans replaced by a pack at 799.00: the 50.50 difference is refunded as a prepayment refund
-  await fiscalize(t, rig, receipt('sell', 'r2/prepay', '28.11.2026 11:30:00', [grinder, beans], [['electronic', 2839.5]]), {
-    operation: 1, items: exp(1, [10], 'vat122', [199000, 84950]), payments: { electronic: 283950 },
+    // cheaper: beans replaced by a pack at 799.00: the 50.50 difference is refunded as a prepayment refund
+    await fiscalize(t, rig, receipt('sell', 'r2/prepay', '28.11.2026 11:30:00', [grinder, beans], [['electronic', 2839.5]]), {
+      operation: 1, items: exp(1, [10], 'vat122', [199000, 84950]), payments: { electronic: 283950 },
+    });
+    await fiscalize(t, rig, receipt('sell_refund', 'r2/refund-diff', '29.11.2026 10:00:00', [{ ...beans, name: 'Кофе в зёрнах 1 кг (разница в цене замены)', price: 50.5 }], [['electronic', 50.5]]), {
+      operation: 2, items: exp(1, [10], 'vat122', [5050]), payments: { electronic: 5050 },
+    });
+    await fiscalize(t, rig, receipt('sell', 'r2/final', '29.11.2026 18:30:00', [
+      { name: 'Кофемолка', price: 1990, method: 'full_payment', object: 1, vat: 'vat22' },
+      { name: 'Кофе Робуста 1 кг', price: 799, method: 'full_payment', object: 1, vat: 'vat22' },
+    ], [['prepaid', 2789]]), { operation: 1, items: exp(4, [1], 'vat22', [199000, 79900]), payments: { prepaid: 278900 } });
   });
-  await fiscalize(t, rig, receipt('sell_refund', 'r2/refund-diff', '29.11.2026 10:00:00', [{ ...beans, name: 'Кофе в зёрнах 1 кг (разница в цене замены)', price: 50.5 }], [['electronic', 50.5]]), {
-    operation: 2, items: exp(1, [10], 'vat122', [5050]), payments: { electronic: 5050 },
-  });
-  await fiscalize(t, rig, receipt('sell', 'r2/final', '29.11.2026 18:30:00', [
-    { name: 'Кофемолка', price: 1990, method: 'full_payment', object: 1, vat: 'vat22' },
-    { name: 'Кофе Робуста 1 кг', price: 799, method: 'full_payment', object: 1, vat: 'vat22' },
-  ], [['prepaid', 2789]]), { operation: 1, items: exp(4, [1], 'vat22', [199000, 79900]), payments: { prepaid: 278900 } });
-});
 
-t.test('money for a missing item kept as an advance (1214 = 3 «Аванс»), the rest shipped with the offset, the advance spent later', async (t) => {
-  await fiscalize(t, rig, receipt('sell', 'a1/prepay', '28.11.2026 12:00:00', coffee('full_prepayment', 'vat122', 10), [['electronic', 3989]]), {
-    operation: 1, items: exp(1, [10], 'vat122', [199000, 169900, 30000]), payments: { electronic: 398900 },
+  t.test('money for a missing item kept as an advance (1214 = 3 «Аванс»), the rest shipped with the offset, the advance spent later', async (t) => {
+    await fiscalize(t, rig, receipt('sell', 'a1/prepay', '28.11.2026 12:00:00', coffee('full_prepayment', 'vat122', 10), [['electronic', 3989]]), {
+      operation: 1, items: exp(1, [10], 'vat122', [199000, 169900, 30000]), payments: { electronic: 398900 },
+    });
+    // shipped: grinder + delivery, offset 2290
+    await fiscalize(t, rig, receipt('sell', 'a1/final', '29.11.2026 12:00:00', [
+      { name: 'Кофемолка', price: 1990, method: 'full_payment', object: 1, vat: 'vat22' },
+      { name: 'Доставка', price: 300, method: 'full_payment', object: 4, vat: 'vat22' },
+    ], [['prepaid', 2290]]), { operation: 1, items: exp(4, [1, 4], 'vat22', [199000, 30000]), payments: { prepaid: 229000 } });
+    // the beans' prepayment leaves the order (refund of the prepayment) and lands on the internal account as an advance
+    await fiscalize(t, rig, receipt('sell_refund', 'a1/unprepay', '29.11.2026 12:01:00', [{ name: 'Кофе в зёрнах 1 кг', price: 849.5, qty: 2, method: 'full_prepayment', object: 10, vat: 'vat122' }], [['electronic', 1699]]), {
+      operation: 2, items: exp(1, [10], 'vat122', [169900]), payments: { electronic: 169900 },
+    });
+    await fiscalize(t, rig, receipt('sell', 'a1/advance', '29.11.2026 12:02:00', [{ name: 'Аванс', price: 1699, method: 'advance', object: 10, vat: 'vat122' }], [['electronic', 1699]]), {
+      operation: 1, items: exp(3, [10], 'vat122', [169900]), payments: { electronic: 169900 },
+    });
+    // prepaid 3989 = shipped 2290 + kept 1699; the advance is spent on a later order
+    await fiscalize(t, rig, receipt('sell', 'a2/final', '05.12.2026 10:00:00', [{ name: 'Кофе Арабика 1 кг', price: 999, method: 'full_payment', object: 1, vat: 'vat22' }, { name: 'Фильтры бумажные', price: 700, method: 'full_payment', object: 1, vat: 'vat22' }], [['prepaid', 1699]]), {
+      operation: 1, items: exp(4, [1], 'vat22', [99900, 70000]), payments: { prepaid: 169900 },
+    });
   });
-  // shipped: grinder + delivery, offset 2290
-  await fiscalize(t, rig, receipt('sell', 'a1/final', '29.11.2026 12:00:00', [
-    { name: 'Кофемолка', price: 1990, method: 'full_payment', object: 1, vat: 'vat22' },
-    { name: 'Доставка', price: 300, method: 'full_payment', object: 4, vat: 'vat22' },
-  ], [['prepaid', 2290]]), { operation: 1, items: exp(4, [1, 4], 'vat22', [199000, 30000]), payments: { prepaid: 229000 } });
-  // the beans' prepayment leaves the order (refund of the prepayment) and lands on the internal account as an advance
-  await fiscalize(t, rig, receipt('sell_refund', 'a1/unprepay', '29.11.2026 12:01:00', [{ name: 'Кофе в зёрнах 1 кг', price: 849.5, qty: 2, method: 'full_prepayment', object: 10, vat: 'vat122' }], [['electronic', 1699]]), {
-    operation: 2, items: exp(1, [10], 'vat122', [169900]), payments: { electronic: 169900 },
-  });
-  await fiscalize(t, rig, receipt('sell', 'a1/advance', '29.11.2026 12:02:00', [{ name: 'Аванс', price: 1699, method: 'advance', object: 10, vat: 'vat122' }], [['electronic', 1699]]), {
-    operation: 1, items: exp(3, [10], 'vat122', [169900]), payments: { electronic: 169900 },
-  });
-  // prepaid 3989 = shipped 2290 + kept 1699; the advance is spent on a later order
-  await fiscalize(t, rig, receipt('sell', 'a2/final', '05.12.2026 10:00:00', [{ name: 'Кофе Арабика 1 кг', price: 999, method: 'full_payment', object: 1, vat: 'vat22' }, { name: 'Фильтры бумажные', price: 700, method: 'full_payment', object: 1, vat: 'vat22' }], [['prepaid', 1699]]), {
-    operation: 1, items: exp(4, [1], 'vat22', [99900, 70000]), payments: { prepaid: 169900 },
-  });
-});
 
-t.test('two items refused at delivery: sell_refund of their prepayment (1214 = 1, vat122, to the card), the rest settled with the offset', async (t) => {
-  await fiscalize(t, rig, receipt('sell', 'd1/prepay', '28.11.2026 13:00:00', coffee('full_prepayment', 'vat122', 10), [['electronic', 3989]]), {
-    operation: 1, items: exp(1, [10], 'vat122', [199000, 169900, 30000]), payments: { electronic: 398900 },
+  t.test('two items refused at delivery: sell_refund of their prepayment (1214 = 1, vat122, to the card), the rest settled with the offset', async (t) => {
+    await fiscalize(t, rig, receipt('sell', 'd1/prepay', '28.11.2026 13:00:00', coffee('full_prepayment', 'vat122', 10), [['electronic', 3989]]), {
+      operation: 1, items: exp(1, [10], 'vat122', [199000, 169900, 30000]), payments: { electronic: 398900 },
+    });
+    await fiscalize(t, rig, receipt('sell_refund', 'd1/refund', '29.11.2026 14:00:00', coffee('full_prepayment', 'vat122', 10).slice(0, 2), [['electronic', 3689]]), {
+      operation: 2, items: exp(1, [10], 'vat122', [199000, 169900]), payments: { electronic: 368900 },
+    });
+    await fiscalize(t, rig, receipt('sell', 'd1/final', '29.11.2026 14:00:30', [{ name: 'Доставка', price: 300, method: 'full_payment', object: 4, vat: 'vat22' }], [['prepaid', 300]]), {
+      operation: 1, items: exp(4, [4], 'vat22', [30000]), payments: { prepaid: 30000 },
+    });
   });
-  await fiscalize(t, rig, receipt('sell_refund', 'd1/refund', '29.11.2026 14:00:00', coffee('full_prepayment', 'vat122', 10).slice(0, 2), [['electronic', 3689]]), {
-    operation: 2, items: exp(1, [10], 'vat122', [199000, 169900]), payments: { electronic: 368900 },
-  });
-  await fiscalize(t, rig, receipt('sell', 'd1/final', '29.11.2026 14:00:30', [{ name: 'Доставка', price: 300, method: 'full_payment', object: 4, vat: 'vat22' }], [['prepaid', 300]]), {
-    operation: 1, items: exp(4, [4], 'vat22', [30000]), payments: { prepaid: 30000 },
-  });
-});
 
-t.test('shipment on credit (1214 = 6, 1216), then the credit paid (1214 = 7) in cash and by card', async (t) => {
-  await fiscalize(t, rig, receipt('sell', 'c1/ship', '28.11.2026 16:00:00', coffee('credit', 'vat22'), [['credit', 3989]]), {
-    operation: 1, items: exp(6, [1, 1, 4], 'vat22', [199000, 169900, 30000]), payments: { credit: 398900 },
+  t.test('shipment on credit (1214 = 6, 1216), then the credit paid (1214 = 7) in cash and by card', async (t) => {
+    await fiscalize(t, rig, receipt('sell', 'c1/ship', '28.11.2026 16:00:00', coffee('credit', 'vat22'), [['credit', 3989]]), {
+      operation: 1, items: exp(6, [1, 1, 4], 'vat22', [199000, 169900, 30000]), payments: { credit: 398900 },
+    });
+    await fiscalize(t, rig, receipt('sell', 'c1/pay-1', '05.12.2026 11:00:00', [{ name: 'Оплата кредита по заказу 1017', price: 2000, method: 'credit_payment', object: 10, vat: 'vat22' }], [['cash', 2000]]), {
+      operation: 1, items: exp(7, [10], 'vat22', [200000]), payments: { cash: 200000 },
+    });
+    await fiscalize(t, rig, receipt('sell', 'c1/pay-2', '06.12.2026 11:00:00', [{ name: 'Оплата кредита по заказу 1017', price: 1989, method: 'credit_payment', object: 10, vat: 'vat22' }], [['electronic', 1989]]), {
+      operation: 1, items: exp(7, [10], 'vat22', [198900]), payments: { electronic: 198900 },
+    });
   });
-  await fiscalize(t, rig, receipt('sell', 'c1/pay-1', '05.12.2026 11:00:00', [{ name: 'Оплата кредита по заказу 1017', price: 2000, method: 'credit_payment', object: 10, vat: 'vat22' }], [['cash', 2000]]), {
-    operation: 1, items: exp(7, [10], 'vat22', [200000]), payments: { cash: 200000 },
-  });
-  await fiscalize(t, rig, receipt('sell', 'c1/pay-2', '06.12.2026 11:00:00', [{ name: 'Оплата кредита по заказу 1017', price: 1989, method: 'credit_payment', object: 10, vat: 'vat22' }], [['electronic', 1989]]), {
-    operation: 1, items: exp(7, [10], 'vat22', [198900]), payments: { electronic: 198900 },
-  });
-});
 
-t.test('a correction receipt (sell_correction, own initiative): FD type 31 with 1173, 1178, 1179', async (t) => {
-  const body = receipt('sell_correction', 'k1', '28.11.2026 17:00:00', [{ name: 'Кофемолка', price: 1990, method: 'full_payment', object: 1, vat: 'vat22' }], [['cash', 1990]], {
-    correction_info: { type: 'self', base_date: '20.11.2026', base_number: '' },
-    cashier: 'Иванова А.А.',
+  t.test('a correction receipt (sell_correction, own initiative): FD type 31 with 1173, 1178, 1179', async (t) => {
+    const body = receipt('sell_correction', 'k1', '28.11.2026 17:00:00', [{ name: 'Кофемолка', price: 1990, method: 'full_payment', object: 1, vat: 'vat22' }], [['cash', 1990]], {
+      correction_info: { type: 'self', base_date: '20.11.2026', base_number: '' },
+      cashier: 'Иванова А.А.',
+    });
+    const doc = await fiscalize(t, rig, body, { type: 31, operation: 1, items: exp(4, [1], 'vat22', [199000]), payments: { cash: 199000 } });
+    t.match(doc.correction, { type: 0, baseDate: '2026-11-20' }, '1173 = 0 (own initiative), 1178 base date');
+    const byOrder = receipt('sell_correction', 'k2', '28.11.2026 17:05:00', [{ name: 'Кофе в зёрнах 1 кг', price: 849.5, method: 'full_payment', object: 1, vat: 'vat22' }], [['electronic', 849.5]], {
+      correction_info: { type: 'instruction', base_date: '21.11.2026', base_number: '12/345-к' },
+    });
+    const doc2 = await fiscalize(t, rig, byOrder, { type: 31, operation: 1, items: exp(4, [1], 'vat22', [84950]), payments: { electronic: 84950 } });
+    t.same(doc2.correction, { type: 1, baseDate: '2026-11-21', baseNumber: '12/345-к' }, '1173 = 1 (by order), 1178, 1179');
   });
-  const doc = await fiscalize(t, rig, body, { type: 31, operation: 1, items: exp(4, [1], 'vat22', [199000]), payments: { cash: 199000 } });
-  t.match(doc.correction, { type: 0, baseDate: '2026-11-20' }, '1173 = 0 (own initiative), 1178 base date');
-  const byOrder = receipt('sell_correction', 'k2', '28.11.2026 17:05:00', [{ name: 'Кофе в зёрнах 1 кг', price: 849.5, method: 'full_payment', object: 1, vat: 'vat22' }], [['electronic', 849.5]], {
-    correction_info: { type: 'instruction', base_date: '21.11.2026', base_number: '12/345-к' },
-  });
-  const doc2 = await fiscalize(t, rig, byOrder, { type: 31, operation: 1, items: exp(4, [1], 'vat22', [84950]), payments: { electronic: 84950 } });
-  t.same(doc2.correction, { type: 1, baseDate: '2026-11-21', baseNumber: '12/345-к' }, '1173 = 1 (by order), 1178, 1179');
-});
 
-t.test('rates and taxation systems: vat10/110, vat0, none under osn; vat5/vat105 under usn_income (1055 bit of the receipt’s sno)', async (t) => {
-  await fiscalize(t, rig, receipt('sell', 'v1', '28.11.2026 18:00:00', [
-    { name: 'Детское питание', price: 100, method: 'full_payment', object: 1, vat: 'vat10' },
-    { name: 'Экспорт', price: 50, method: 'full_payment', object: 1, vat: 'vat0' },
-    { name: 'Услуга без НДС', price: 25, method: 'full_payment', object: 4, vat: 'none' },
-  ], [['cash', 75], ['electronic', 100]]), {
-    operation: 1, items: [{ method: 4, object: 1, vat: 'vat10', sum: 10000 }, { method: 4, object: 1, vat: 'vat0', sum: 5000 }, { method: 4, object: 4, vat: 'none', sum: 2500 }],
-    payments: { cash: 7500, electronic: 10000 },
+  t.test('rates and taxation systems: vat10/110, vat0, none under osn; vat5/vat105 under usn_income (1055 bit of the receipt’s sno)', async (t) => {
+    await fiscalize(t, rig, receipt('sell', 'v1', '28.11.2026 18:00:00', [
+      { name: 'Детское питание', price: 100, method: 'full_payment', object: 1, vat: 'vat10' },
+      { name: 'Экспорт', price: 50, method: 'full_payment', object: 1, vat: 'vat0' },
+      { name: 'Услуга без НДС', price: 25, method: 'full_payment', object: 4, vat: 'none' },
+    ], [['cash', 75], ['electronic', 100]]), {
+      operation: 1, items: [{ method: 4, object: 1, vat: 'vat10', sum: 10000 }, { method: 4, object: 1, vat: 'vat0', sum: 5000 }, { method: 4, object: 4, vat: 'none', sum: 2500 }],
+      payments: { cash: 7500, electronic: 10000 },
+    });
+    await fiscalize(t, rig, receipt('sell', 'v2', '28.11.2026 18:01:00', [
+      { name: 'Предоплата: книга', price: 100, method: 'prepayment', object: 10, vat: 'vat110' },
+    ], [['electronic', 100]]), { operation: 1, items: [{ method: 2, object: 10, vat: 'vat110', sum: 10000 }], payments: { electronic: 10000 } });
+    const usn = (b: Json): Json => { b.receipt.company.sno = 'usn_income'; return b; };
+    await fiscalize(t, rig, usn(receipt('sell', 'v3', '28.11.2026 18:02:00', [
+      { name: 'Товар УСН 5 %', price: 105, method: 'full_payment', object: 1, vat: 'vat5' },
+      { name: 'Товар УСН 7 %', price: 107, method: 'full_payment', object: 1, vat: 'vat7' },
+    ], [['electronic', 212]])), {
+      operation: 1, taxSystem: 2, items: [{ method: 4, object: 1, vat: 'vat5', sum: 10500 }, { method: 4, object: 1, vat: 'vat7', sum: 10700 }], payments: { electronic: 21200 },
+    });
+    await fiscalize(t, rig, usn(receipt('sell', 'v4', '28.11.2026 18:03:00', [
+      { name: 'Предоплата УСН', price: 105, method: 'full_prepayment', object: 10, vat: 'vat105' },
+      { name: 'Предоплата УСН', price: 107, method: 'full_prepayment', object: 10, vat: 'vat107' },
+    ], [['electronic', 212]])), {
+      operation: 1, taxSystem: 2, items: [{ method: 1, object: 10, vat: 'vat105', sum: 10500 }, { method: 1, object: 10, vat: 'vat107', sum: 10700 }], payments: { electronic: 21200 },
+    });
   });
-  await fiscalize(t, rig, receipt('sell', 'v2', '28.11.2026 18:01:00', [
-    { name: 'Предоплата: книга', price: 100, method: 'prepayment', object: 10, vat: 'vat110' },
-  ], [['electronic', 100]]), { operation: 1, items: [{ method: 2, object: 10, vat: 'vat110', sum: 10000 }], payments: { electronic: 10000 } });
-  const usn = (b: Json): Json => { b.receipt.company.sno = 'usn_income'; return b; };
-  await fiscalize(t, rig, usn(receipt('sell', 'v3', '28.11.2026 18:02:00', [
-    { name: 'Товар УСН 5 %', price: 105, method: 'full_payment', object: 1, vat: 'vat5' },
-    { name: 'Товар УСН 7 %', price: 107, method: 'full_payment', object: 1, vat: 'vat7' },
-  ], [['electronic', 212]])), {
-    operation: 1, taxSystem: 2, items: [{ method: 4, object: 1, vat: 'vat5', sum: 10500 }, { method: 4, object: 1, vat: 'vat7', sum: 10700 }], payments: { electronic: 21200 },
-  });
-  await fiscalize(t, rig, usn(receipt('sell', 'v4', '28.11.2026 18:03:00', [
-    { name: 'Предоплата УСН', price: 105, method: 'full_prepayment', object: 10, vat: 'vat105' },
-    { name: 'Предоплата УСН', price: 107, method: 'full_prepayment', object: 10, vat: 'vat107' },
-  ], [['electronic', 212]])), {
-    operation: 1, taxSystem: 2, items: [{ method: 1, object: 10, vat: 'vat105', sum: 10500 }, { method: 1, object: 10, vat: 'vat107', sum: 10700 }], payments: { electronic: 21200 },
-  });
-});
 
-t.test('receipt tags: 1008 contact, 1021/1203 cashier, 1227/1228 customer; agent item: 1222 + 1224 {1225, 1171} + 1226 via FF4D', async (t) => {
-  const body = receipt('sell', 'tags1', '28.11.2026 19:00:00', [
-    { name: 'Кофемолка', price: 1990, method: 'full_payment', object: 1, vat: 'vat22' },
-    { name: 'Чехол (комиссия)', price: 500, method: 'full_payment', object: 1, vat: 'none' },
-  ], [['electronic', 2490]], { cashier: 'Иванова А.А.', cashier_inn: '887405485310' });
-  body.receipt.client = { phone: '79251234567', name: 'ООО Ромашка', inn: '7707083893' };
-  body.receipt.items[1].agent_info = { type: 'commission_agent' };
-  body.receipt.items[1].supplier_info = { inn: '5010051677', name: 'ИП Петров', phones: ['+79990001122'] };
-  const doc = await fiscalize(t, rig, body, { operation: 1, items: [{ method: 4, object: 1, vat: 'vat22', sum: 199000 }, { method: 4, object: 1, vat: 'none', sum: 50000 }], payments: { electronic: 249000 } });
-  t.match(doc.tags, { 1008: '+79251234567', 1021: 'Иванова А.А.', 1203: '887405485310', 1227: 'ООО Ромашка', 1228: '7707083893  ' }, 'receipt-level TLVs');
-  t.same(doc.items[0].tlvs, {}, 'no FF4D for an ordinary item');
-  t.match(doc.items[1].tlvs, { 1222: '32', 1224: { 1171: '+79990001122', 1225: 'ИП Петров' }, 1226: '5010051677  ' }, 'agent TLVs bound to the item');
-});
+  t.test('receipt tags: 1008 contact, 1021/1203 cashier, 1227/1228 customer; agent item: 1222 + 1224 {1225, 1171} + 1226 via FF4D', async (t) => {
+    const body = receipt('sell', 'tags1', '28.11.2026 19:00:00', [
+      { name: 'Кофемолка', price: 1990, method: 'full_payment', object: 1, vat: 'vat22' },
+      { name: 'Чехол (комиссия)', price: 500, method: 'full_payment', object: 1, vat: 'none' },
+    ], [['electronic', 2490]], { cashier: 'Иванова А.А.', cashier_inn: '887405485310' });
+    body.receipt.client = { phone: '79251234567', name: 'ООО Ромашка', inn: '7707083893' };
+    body.receipt.items[1].agent_info = { type: 'commission_agent' };
+    body.receipt.items[1].supplier_info = { inn: '5010051677', name: 'ИП Петров', phones: ['+79990001122'] };
+    const doc = await fiscalize(t, rig, body, { operation: 1, items: [{ method: 4, object: 1, vat: 'vat22', sum: 199000 }, { method: 4, object: 1, vat: 'none', sum: 50000 }], payments: { electronic: 249000 } });
+    t.match(doc.tags, { 1008: '+79251234567', 1021: 'Иванова А.А.', 1203: '887405485310', 1227: 'ООО Ромашка', 1228: '7707083893  ' }, 'receipt-level TLVs');
+    t.same(doc.items[0].tlvs, {}, 'no FF4D for an ordinary item');
+    t.match(doc.items[1].tlvs, { 1222: '32', 1224: { 1171: '+79990001122', 1225: 'ИП Петров' }, 1226: '5010051677  ' }, 'agent TLVs bound to the item');
+  });
+}

@@ -80,7 +80,18 @@ export class StoreClient {
   }
 }
 
+/** the register protocols the rig can emulate */
+export type RigProtocol = 'shtrih' | 'atol';
+
+/** the protocols the gateway-level tests (scenarios, crash, quick chaos) run on */
+export const RIG_PROTOCOLS: readonly RigProtocol[] = ['shtrih'];
+
 export interface RigOptions {
+  /**
+   * which emulator front-end serves the pty; the gateway's `device.protocol` is set to it too (give
+   * `config.device.protocol: 'auto'` to have the gateway find it by itself). Default 'shtrih'.
+   */
+  protocol?: RigProtocol;
   broker?: 'aedes' | 'mosquitto';
   brokerOptions?: MosquittoOptions;
   /** passed to the gateway's queue store: sees every LevelDB batch, may fail it */
@@ -97,6 +108,7 @@ export interface RigOptions {
 
 export interface Rig {
   dir: string;
+  protocol: RigProtocol;
   broker: TestBroker;
   emulator: Emulator;
   pty: Pty;
@@ -111,7 +123,8 @@ export interface Rig {
 export async function makeRig(o: RigOptions = {}): Promise<Rig> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'kkt-rig-'));
   const broker = o.externalBroker ?? (o.broker === 'mosquitto' ? await startMosquitto(o.brokerOptions) : await startAedes());
-  const emulator = new Emulator({ journalPath: join(dir, 'fn.jsonl'), ...o.emulator });
+  const protocol = o.protocol ?? 'shtrih';
+  const emulator = makeEmulator(protocol, { journalPath: join(dir, 'fn.jsonl'), ...o.emulator });
   const pty = await createPty(o.ptyLink ? { link: o.ptyLink } : {});
   emulator.attach(pty.stream);
   const config = parseConfig(
@@ -120,7 +133,7 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
       data_dir: join(dir, 'data'),
       ...o.config,
       mqtt: { url: broker.url, protocol_version: 4, reconnect_min_ms: 200, reconnect_max_ms: 1000, ...o.config?.mqtt },
-      device: { port: pty.path, ...o.config?.device },
+      device: { port: pty.path, protocol, ...o.config?.device },
       web: { host: '127.0.0.1', port: 0, ...o.config?.web },
       log: { level: process.env.KKT_TEST_LOG ?? 'silent', ...o.config?.log },
     },
@@ -130,6 +143,7 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
   const store = await StoreClient.connect(broker.url, config.mqtt.base_topic);
   const rig: Rig = {
     dir,
+    protocol,
     broker,
     emulator,
     pty,
@@ -160,4 +174,12 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
     },
   };
   return rig;
+}
+
+/** An emulator speaking `protocol` (scripts/chaos uses it too); refuses a protocol the emulator does not serve. */
+export function makeEmulator(protocol: RigProtocol, opts: EmulatorOptions = {}): Emulator {
+  if (protocol === 'shtrih') return new Emulator(opts);
+  const emulator = new Emulator({ ...opts, protocol } as EmulatorOptions);
+  if ((emulator as { protocol?: string }).protocol !== protocol) throw new Error(`the emulator has no ${protocol} front-end`);
+  return emulator;
 }
