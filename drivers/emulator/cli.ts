@@ -18,14 +18,16 @@ import { Emulator } from './emulator.ts';
 import { readJournal } from './journal.ts';
 import { createPty, type Pty } from './pty.ts';
 
-const USAGE = `usage: kkt-emulator (--pty [--link PATH] | --tcp PORT) [--journal FILE] [--baud N] [--print-ms N]
+const USAGE = `usage: kkt-emulator [--protocol shtrih|atol] (--pty [--link PATH] | --tcp PORT) [--journal FILE] [--baud N] [--print-ms N]
                     [--control PORT] [--clock-offset DURATION] [--no-extended-answers] [--verbose]
        kkt-emulator --journal FILE --dump
 control lines: ${HELP}`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
+    args: defaultTcpPort(process.argv.slice(2)),
     options: {
+      protocol: { type: 'string' },
       pty: { type: 'boolean' },
       link: { type: 'string' },
       tcp: { type: 'string' },
@@ -47,9 +49,14 @@ async function main(): Promise<number> {
     return 0;
   }
   if (!values.pty && !values.tcp) return usage(2);
+  const protocol = values.protocol ?? 'shtrih';
+  if (protocol !== 'shtrih' && protocol !== 'atol') return usage(2);
+  if (values.tcp === TCP_DEFAULT) values.tcp = protocol === 'atol' ? '5555' : undefined;
+  if (!values.pty && !values.tcp) return usage(2);
 
   const log = values.verbose ? (e: string): void => void process.stderr.write(`[emulator] ${e}\n`) : undefined;
   const emu = new Emulator({
+    protocol,
     ...(values.journal ? { journalPath: values.journal } : {}),
     clock: { offsetMs: values['clock-offset'] ? parseDuration(values['clock-offset']) : 0 },
     device: { extendedFdAnswers: !values['no-extended-answers'] },
@@ -80,6 +87,12 @@ async function main(): Promise<number> {
   });
   for (const close of closers) await close();
   return 0;
+}
+
+/** `--tcp` without a port (ATOL: 5555) */
+const TCP_DEFAULT = '\u0000default';
+function defaultTcpPort(args: string[]): string[] {
+  return args.flatMap((a, i) => (a === '--tcp' && (i + 1 >= args.length || args[i + 1]!.startsWith('--')) ? [a, TCP_DEFAULT] : [a]));
 }
 
 function usage(code: number): number {
