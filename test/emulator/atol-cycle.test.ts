@@ -195,8 +195,8 @@ t.test('CLI --protocol atol --tcp 0, sync-style host (answers of C1, no C2 ever)
   await sync(task([0x4a, 0, 1], bcd(0, 5)));
   t.match(await cli.control('status'), /^OK mode 1\/0 .*lastFd 2/);
   t.match(await cli.control('fault error 9B 92'), /^OK/);
-  const refused = await host.send(add(++tid, task([0x92, 0, 1]), 0x00));
-  t.same(refused, hex('A4 55 9B 00'), 'injected device error, synchronously');
+  const refused = await host.send(add(++tid, task([0x92, 0, 1]), 0x02));
+  t.same(refused, hex('A4 55 9B 00'), 'injected device error, synchronously (ignore-error task)');
   const doc = readJournal(journal).documents.at(-1)!;
   t.same([doc.type, doc.total, doc.change, doc.payments?.cash, doc.items?.[0]?.name], [3, 9000, 1000, 9000, 'Хлеб']);
 });

@@ -47,7 +47,7 @@ t.test('a bad CRC is answered with an empty frame of the same ID; an empty host 
   const { host, hostEnd } = setup(t);
   const good = frame(0x21, add(1, STATUS));
   const bad = Buffer.from(good);
-  bad[bad.length - 1] ^= 0x01;
+  bad[bad.length - 1]! ^= 0x01;
   hostEnd.write(bad);
   const empty = await host.rx.next();
   t.same([empty.id, empty.data.length], [0x21, 0], 'empty answer: send it again');
@@ -88,10 +88,11 @@ t.test('task buffer: B2 for a kept TID, C3 state, C2 consumes, B3 unknown, C4 cl
 t.test('errors: A4 + 55 err ext synchronously, A7 async; the queue behind stops unless bit1', async (t) => {
   const { host } = setup(t);
   const sync = await host.send(add(1, task([0x92, 0, 1])));
-  t.same(sync, hex('A4 55 66 00'), '92 outside mode 1: 66h');
-  t.same(await host.asyncResult(1), hex('A7 01 55 66 00'));
-  await host.send(add(2, task([0x56, 1], bcd(31, 4)), 0x02));
-  t.ok(await host.rx.quiet(100), 'ignore-error task without need-result: no A7');
+  t.same(sync, hex('A1'), 'a failure reported on F0 is answered A1 (multimag takes A4 as "not added")');
+  t.same(await host.asyncResult(1), hex('A7 01 55 66 00'), '92 outside mode 1: 66h');
+  t.same(await host.send(hex('C3 01')), hex('A4 55 66 00'), 'C3 tells the error');
+  t.same(await host.send(add(2, task([0x56, 1], bcd(31, 4)), 0x02)), hex('A4 55 8C 00'), 'ignore-error without need-result: A4 at once');
+  t.ok(await host.rx.quiet(100), 'and no A7');
   t.same(await host.send(hex('C3 02')), hex('A4 55 8C 00'), 'wrong password 8Ch');
 });
 

@@ -6,7 +6,8 @@
  *   answer of that ID again; it is resent unchanged.
  * - C1 flags TID payload: B2 when the TID is still in the buffer, B1 when 16 tasks are waiting; otherwise the task
  *   is queued and run at once when the printer is free. The synchronous answer is the task's state right after:
- *   A3 + answer / A4 + error answer when it ran, A1 when it waits for the printer. With flag bit0 (need result) the
+ *   A3 + answer when it ran, A1 when it waits for the printer, or when it failed and the failure is reported unasked
+ *   (A4 + error answer only when it is not: bit1 set, bit0 clear). With flag bit0 (need result) the
  *   result is *also* sent unasked, A6/A7 TID answer on packet ID 0xF0, right after the synchronous answer. A failed
  *   task without bit1 (ignore error) also sends A7, and stops the tasks queued behind it (A5).
  * - C2 TID: the result is consumed (answer: its state byte), C3 TID: state (+ answer), unknown TID → B3.
@@ -197,7 +198,14 @@ export class AtolLink {
     this.tasks.set(tid, task);
     this.queue.push(task);
     this.pump();
+    // a failure reported unasked (A7) is not also answered A4 here: hosts that read the answer to C1 take A4 as
+    // "not added" ([A4] multimag), so the answer is A1 and the error follows on F0 (and by C3)
+    if (task.state === 'done' && task.outcome!.error && this.reportsUnasked(task)) return Buffer.from([ST.PENDING]);
     return this.stateOf(task);
+  }
+
+  private reportsUnasked(task: Task): boolean {
+    return !task.mute && (Boolean(task.flags & FLAG_NEED_RESULT) || (task.outcome!.error && !(task.flags & FLAG_IGNORE_ERROR)));
   }
 
   private ack(tid: number): Buffer {
@@ -251,7 +259,7 @@ export class AtolLink {
       for (const t of this.queue) t.state = 'stopped';
       this.queue = [];
     }
-    if ((task.flags & FLAG_NEED_RESULT || stops) && !task.mute) {
+    if (this.reportsUnasked(task)) {
       const head = Buffer.from([outcome.error ? ST.ASYNC_ERROR : ST.ASYNC_RESULT, task.tid]);
       this.unasked(encodeFrame(ASYNC_ID, Buffer.concat([head, outcome.data])));
     }
