@@ -140,6 +140,8 @@ export interface AtolPeerFaults {
   stopped?: number;
   /** the next n C1 are answered B1 (overflow) */
   overflow?: number;
+  /** the next C1 is taken and run, then the device goes silent (its answer lost too) */
+  silentAfterAdd?: boolean;
   /** the device restarted: its buffer is empty (C3 → B3) — applied once, at the next C3 */
   forgetOnReq?: boolean;
 }
@@ -231,6 +233,12 @@ export class AtolPeer {
     if (this.tasks.has(tid)) return this.answer(id, Buffer.from([0xb2]));
     const task: Task = { tid, payload, state: 'pending' };
     this.tasks.set(tid, task);
+    if (f.silentAfterAdd) {
+      f.silentAfterAdd = false;
+      f.silent = true;
+      this.run(task);
+      return;
+    }
     const loseAnswer = take(f, 'loseAddAnswers');
     const reply = (data: Buffer): void => {
       if (!loseAnswer) this.answer(id, data);
@@ -269,12 +277,19 @@ export class AtolPeer {
     this.answer(id, Buffer.concat([Buffer.from([t.status!]), t.data!]));
   }
 
+  /** the handler marks a refused 45 by answering exactly `55 err 00` with err ≥ 0x60 (no mode byte is that high) */
+  private failed45(data: Buffer): boolean {
+    return data[1]! >= 0x60 && data[2] === 0;
+  }
+
   private run(t: Task): void {
     this.executed.push(t.payload);
     const data = this.handler(t.payload);
     t.state = 'done';
     t.data = data;
-    t.status = data[0] === 0x55 && data.length >= 2 && data[1] !== 0 ? 0xa4 : 0xa3;
+    // a refusal is `55 err ext` with err ≠ 0 — except 45, whose success answer is `55 mode flags`
+    const refused = data[0] === 0x55 && data.length >= 2 && data[1] !== 0 && (t.payload[2] !== 0x45 || data.length === 3 && this.failed45(data));
+    t.status = refused ? 0xa4 : 0xa3;
   }
 }
 
