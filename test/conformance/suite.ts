@@ -5,7 +5,8 @@
  * trouble. The suite is protocol-neutral: it drives the driver only through FiscalDriver, injects faults only with
  * the emulator's text control commands (drivers/emulator/control.ts, the same for every front-end), and judges only
  * by the shared FN journal. What differs between protocols (link timeouts, device error codes) lives in the target
- * (targets.ts). A new protocol = a driver, an emulator front-end and one target.
+ * (shtrih.ts, atol.ts). A new protocol = a driver, an emulator front-end, its target file and one line in
+ * conformance.test.ts.
  */
 import type { Test } from 'tap';
 import fc from 'fast-check';
@@ -41,8 +42,12 @@ export interface ConformanceTarget {
   errors: {
     /** the closing command refused for the receipt's content (e.g. payments less than the total): `rejected`, cancelled */
     rejected: { line: string; deviceCode: number };
-    /** the closing command refused twice with the device's "busy" code: the driver waits and prints once */
-    busyTwice: string;
+    /**
+     * the closing command refused with the device's "busy, try again" code: `printed` when the driver waits and
+     * sends it again itself (one document), `retryable` when it hands the error up (typed retryable, nothing
+     * printed, the receipt cancelled; the next try prints once)
+     */
+    busy: { line: string; expect: 'printed' | 'retryable' };
   };
   /** runs of the property test (default 30; $KKT_PROPERTY_RUNS overrides) */
   propertyRuns?: number;
@@ -234,6 +239,7 @@ export function conformance(t: Test, target: ConformanceTarget): void {
           const r = await b.driver.fiscalize(receipt(n));
           t.equal(receiptsIn(b.emu, BASE + n).length, 1, `${kind} ×${k}: one document`);
           t.equal(b.emu.journal.find(r.fdNumber)?.total, BASE + n, `${kind} ×${k}: the FD the driver returned`);
+          t.equal(b.emu.faults.describe(), 'none', `${kind} ×${k}: every armed fault hit the receipt`);
           b.control('fault clear');
         }
       }
@@ -241,6 +247,7 @@ export function conformance(t: Test, target: ConformanceTarget): void {
       const r = await b.driver.fiscalize(receipt(99));
       t.equal(receiptsIn(b.emu, BASE + 99).length, 1, 'stall shorter than the answer timeout: one document');
       t.equal(r.total, BASE + 99);
+      t.equal(b.emu.faults.describe(), 'none', 'both stalls hit the receipt');
       t.equal(receiptsIn(b.emu).length, 13, 'thirteen receipts, each once');
     });
 
@@ -343,9 +350,15 @@ export function conformance(t: Test, target: ConformanceTarget): void {
       t.equal(receiptsIn(b.emu).length, 0);
       t.equal((await b.driver.status()).receiptOpen, false, 'rejected receipt cancelled');
 
-      b.control(target.errors.busyTwice);
+      b.control(target.errors.busy.line);
+      if (target.errors.busy.expect === 'retryable') {
+        const busy = await failure(b.driver.fiscalize(receipt(4)));
+        t.equal(busy.kind, 'retryable', `busy: ${busy.code}`);
+        t.equal(receiptsIn(b.emu).length, 0, 'nothing printed');
+        t.equal((await b.driver.status()).receiptOpen, false, 'the receipt cancelled');
+      }
       await b.driver.fiscalize(receipt(4));
-      t.equal(receiptsIn(b.emu).length, 1, 'busy twice, then printed once');
+      t.equal(receiptsIn(b.emu).length, 1, 'busy, then printed once');
       t.equal(receiptsIn(b.emu, BASE + 4).length, 1);
     });
 

@@ -1,5 +1,5 @@
 /**
- * The conformance targets: one per protocol, each a driver on its emulator front-end over a real pty. Everything
+ * The Shtrih-M conformance target: ShtrihDriver on the emulator's Shtrih front-end over a real pty. Everything
  * protocol-specific the suite needs is here: the driver's options (link timeouts short enough for fault tests) and
  * the device's own error codes for `fault error`.
  */
@@ -22,7 +22,7 @@ export const shtrih: ConformanceTarget = {
   errors: {
     // 45h: «Cумма всех типов оплаты меньше итога чека» on FF45 (close receipt)
     rejected: { line: 'fault error 45 FF45', deviceCode: 0x45 },
-    // 50h: «Идет печать предыдущей команды» twice on FF45
-    busyTwice: 'fault error 50 FF45 2',
+    // 50h: «Идет печать предыдущей команды» twice on FF45: the driver sends it again itself
+    busy: { line: 'fault error 50 FF45 2', expect: 'printed' },
   },
 };
