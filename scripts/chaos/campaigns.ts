@@ -152,19 +152,19 @@ export async function faultCampaign(o: { receipts: number; seed: number; protoco
           emu.faults.silent = false;
         } else if (pick < 0.81) {
           kind = 'paper-out-item';
-          emu.device.paperOutAt({ at: 'before-item', item: 1 + Math.floor(rnd() * 3) });
+          emu.frontEnd.paperOutAt({ at: 'before-item', item: 1 + Math.floor(rnd() * 3) });
           await sleep(300 + rnd() * 1000);
-          emu.device.paperIn();
+          emu.frontEnd.paperIn();
         } else if (pick < 0.89) {
           kind = 'paper-out-close';
-          emu.device.paperOutAt({ at: 'during-close' });
+          emu.frontEnd.paperOutAt({ at: 'during-close' });
           await sleep(300 + rnd() * 1000);
-          emu.device.paperIn();
+          emu.frontEnd.paperIn();
         } else {
           kind = 'cover';
-          emu.device.setCover(true);
+          emu.frontEnd.setCover(true);
           await sleep(200 + rnd() * 800);
-          emu.device.setCover(false);
+          emu.frontEnd.setCover(false);
         }
         injected[kind] = (injected[kind] ?? 0) + 1;
       }
@@ -177,8 +177,8 @@ export async function faultCampaign(o: { receipts: number; seed: number; protoco
   } finally {
     stop = true;
     rig.emulator.faults.clear();
-    rig.emulator.device.paperIn();
-    rig.emulator.device.setCover(false);
+    rig.emulator.frontEnd.paperIn();
+    rig.emulator.frontEnd.setCover(false);
     await rig.close();
   }
 }

@@ -122,7 +122,7 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
       const seen = onlines();
       await store.until(() => onlines() > seen || k === 0, 'gateway back online', 30_000).catch(() => undefined);
       await new Promise((r) => setTimeout(r, rnd() * 600));
-      const open = emulator.device.receiptOpen;
+      const open = emulator.frontEnd.receiptOpen;
       child.kill('SIGKILL');
       await once(child, 'exit');
       if (open) killsMidReceipt++;
