@@ -311,9 +311,9 @@ export function documentSize(access: number, fd: number): Buffer {
   return fn(access, FnSub.DOC_SIZE, u32LE(fd));
 }
 
-/** 46 table(1) row(2 BCD) field(1) */
+/** 46 table(1) row(u16 BE) field(1), all binary [A2] */
 export function readTable(access: number, table: number, row: number, field: number): Buffer {
-  return request(access, Cmd.READ_TABLE, Buffer.from([table]), bcd(row, 2), Buffer.from([field]));
+  return request(access, Cmd.READ_TABLE, Buffer.from([table, row >> 8, row & 0xff, field]));
 }
 
 function bad(what: string): DriverError {

@@ -191,14 +191,14 @@ export class AtolDriver implements FiscalDriver {
   }
 
   /**
-   * ⚠ EB taxType (quirks.ts): reads table 13 «Налоги», field 3 (tax tag, [A6]) of rows 1…10 in programming mode, and
+   * ⚠ EB taxType (quirks.ts): reads table 13 «Налоги», field 3 (tax tag, [A6]) of rows 1…16 (until refused) in programming mode, and
    * maps tag 1199 values to rows. Best effort: any refusal leaves the configured numbering in force.
    */
   private async probeTaxTable(): Promise<void> {
     const rows = new Map<number, number>();
     try {
       await this.exec(codec.enterMode(this.access, Mode.PROGRAMMING, this.progPwd), codec.expectOk, { idempotent: true });
-      for (let row = 1; row <= 10; row++) {
+      for (let row = 1; row <= 16; row++) {
         let value: Buffer;
         try {
           value = await this.exec(codec.readTable(this.access, 13, row, 3), codec.decodeTableValue, { idempotent: true });

@@ -39,8 +39,12 @@ export interface AtolQuirks {
   /** C3 polling interval while a task is pending (A1/A2/A8); default 500 ms */
   pollMs: number;
   /**
-   * ⚠ Receipt types of correction receipts (92 type): [A3] 7 correction of приход, 9 of расход, 10 of возврат прихода;
-   * [A4] 7 / 8 (приход / расход). Default [A3]. An operation without a type here cannot be sent (BAD_DOCUMENT).
+   * ⚠ Receipt types of correction receipts (92 type): [A3] 7 correction of приход, 9 of расход (and it labels 10
+   * "correction of возврат прихода"); [A4] 7 / 8 (приход / расход). Default: 7 and 9 as [A3]; for the returns 8
+   * (возврат прихода) and 10 (возврат расхода), the numbering the ATOL emulator (drivers/emulator/atol) uses and, as
+   * far as we know, libfptr10's receipt types — this contradicts [A3]'s label of 10 and stays open until a real
+   * device is tried (FFD 1.05 corrections only have 1054 = 1 or 3, so 7 and 9 are what matters). An operation
+   * without a type here cannot be sent (BAD_DOCUMENT).
    */
   correctionTypes: Partial<Record<OperationType, number>>;
   /**
@@ -99,7 +103,7 @@ export const DEFAULT_QUIRKS: Readonly<AtolQuirks> = {
   addFlags: 0x01,
   abortAfterError: true,
   pollMs: 500,
-  correctionTypes: { 1: 7, 2: 10, 3: 9 },
+  correctionTypes: { 1: 7, 2: 8, 3: 9, 4: 10 },
   noPrintFlag: 0x02,
   noPrint: false,
   probeTaxTable: true,

@@ -323,8 +323,11 @@ t.test('correction receipt: 92 type 7 ([A3]), 1173 and 1174 tags', async (t) => 
   t.equal(c.type, 7);
   t.same(c.tags.slice(0, 2).map((x) => x.tag), [1173, 1174]);
   t.equal(reg.docs[1]!.type, 31);
-  const buyRefund = await rejection(driver.fiscalize(receipt({ operation: 4, correction: { type: 0, baseDate: '2026-01-10' } })));
-  t.equal(buyRefund.code, 'BAD_DOCUMENT', 'no source gives a type for a correction of возврат расхода');
+  await driver.fiscalize(receipt({ operation: 4, correction: { type: 0, baseDate: '2026-01-10' } }));
+  t.equal(reg.closed[1]!.type, 10, 'correction of возврат расхода: 10');
+  const noType = setup(new FakeAtol(), { quirks: { correctionTypes: { 4: undefined as unknown as number } } });
+  const err = await rejection(noType.driver.fiscalize(receipt({ operation: 4, correction: { type: 0, baseDate: '2026-01-10' } })));
+  t.equal(err.code, 'BAD_DOCUMENT', 'an operation without a correction type is not sent');
 });
 
 t.test('findDocument without A4 40: the last receipt from 91 33', async (t) => {

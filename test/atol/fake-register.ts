@@ -210,7 +210,7 @@ export class FakeAtol {
         const total = r.items.reduce((s, i) => s + i.sum, 0);
         const paid = r.payments.reduce((s, x) => s + x.sum, 0);
         if (paid < total) return fail(0x72);
-        const op = ({ 1: 1, 2: 2, 4: 3, 5: 4, 7: 1, 9: 3, 10: 2 } as Record<number, number>)[r.type] ?? 0;
+        const op = ({ 1: 1, 2: 2, 4: 3, 5: 4, 7: 1, 8: 2, 9: 3, 10: 4 } as Record<number, number>)[r.type] ?? 0;
         const doc = this.addDoc({ type: r.type >= 7 ? 31 : 3, operation: op, total });
         this.closed.push({ ...r, fd: doc.fd });
         this.receipt = undefined;
@@ -246,7 +246,7 @@ export class FakeAtol {
       case 0x46: {
         if (!this.taxTable) return fail(0x7a);
         if (this.mode !== 4) return fail(0x66);
-        const row = unbcd(a.subarray(1, 3));
+        const row = a.readUInt16BE(1);
         if (a[0] !== 13 || a[3] !== 3 || row < 1 || row > this.taxTable.length) return fail(0x92);
         return ok(Buffer.from([this.taxTable[row - 1]!]));
       }
