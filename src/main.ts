@@ -207,7 +207,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: Error) => {
-    process.stderr.write(`${err.stack ?? err.message}\n`);
+    // a missing external tool is one line (what, who needs it, the apt-get command), never a stack trace
+    const missingTool = (err as { code?: unknown }).code === 'MISSING_TOOL';
+    process.stderr.write(`${missingTool ? `kkt-gateway: ${err.message}` : (err.stack ?? err.message)}\n`);
     process.exitCode = 1;
   },
 );

@@ -17,6 +17,7 @@ import { runControl, HELP } from './control.ts';
 import { Emulator } from './emulator.ts';
 import { readJournal } from './journal.ts';
 import { createPty, type Pty } from './pty.ts';
+import { exitAfterDrain } from '../../src/system/exit.ts';
 
 const USAGE = `usage: kkt-emulator [--protocol shtrih|atol] (--pty [--link PATH] | --tcp PORT) [--journal FILE] [--baud N] [--print-ms N]
                     [--control PORT] [--clock-offset DURATION] [--no-extended-answers] [--verbose]
@@ -122,10 +123,11 @@ function serveLines(emu: Emulator, input: Readable, output: Writable): void {
   });
 }
 
+// exits once stdout and stderr are drained (a --dump through a pipe arrives whole); a missing socat is one line
 main().then(
-  (code) => process.exit(code),
+  (code) => exitAfterDrain(code),
   (e: unknown) => {
     process.stderr.write(`kkt-emulator: ${(e as Error).message}\n`);
-    process.exit(1);
+    return exitAfterDrain(1);
   },
 );

@@ -1,10 +1,12 @@
 /**
  * A pseudo-terminal for the emulator, made by socat: the host opens `path` like a serial port; the emulator
  * reads and writes `stream` (socat's stdio). Raw mode, no echo: bytes 0x00–0xFF pass unchanged both ways.
- * Closing it and creating a new one simulates a USB replug.
+ * Closing it and creating a new one simulates a USB replug. Without socat it rejects with a MissingToolError (one
+ * line: the tool, what needs it, the apt-get command); the emulator over TCP needs no external tool.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Duplex } from 'node:stream';
+import { MissingToolError } from '../../scripts/tools.mjs';
 
 export interface Pty {
   /** the slave device (or the `link` symlink when one was asked for) */
@@ -26,8 +28,12 @@ export interface PtyOptions {
 
 export async function createPty(opts: PtyOptions = {}): Promise<Pty> {
   const address = ['PTY', 'rawer', 'echo=0', ...(opts.link ? [`link=${opts.link}`] : [])].join(',');
-  const child = spawn(opts.socat ?? 'socat', ['-d', '-d', '-b', '4096', address, 'STDIO'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const device = await ptyName(child, opts.timeoutMs ?? 5000);
+  const socat = opts.socat ?? 'socat';
+  const child = spawn(socat, ['-d', '-d', '-b', '4096', address, 'STDIO'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const device = await ptyName(child, opts.timeoutMs ?? 5000).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT' && e.syscall?.startsWith('spawn')) throw new MissingToolError('socat', 'the emulator on a pseudo-terminal (kkt-emulator --pty)');
+    throw e;
+  });
   const stream = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
   stream.on('error', () => {}); // socat going away is a replug, not a crash
   return { path: opts.link ?? device, device, stream, close: () => stop(child, stream) };

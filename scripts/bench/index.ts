@@ -23,6 +23,7 @@ import { cleanup, useRunner, type RunnerKind } from './harness.ts';
 import { ingest } from './ingest.ts';
 import { deviceRun } from './device.ts';
 import { memoryAndStart } from './memstart.ts';
+import { exitAfterDrain } from '../../src/system/exit.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, sustained: { type: 'string' }, history: { type: 'string' }, runner: { type: 'string' } } });
 const quick = values.quick === true;
@@ -44,7 +45,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`\n${sig}: stopping everything the bench started\n`);
-    void cleanup({ final: true }).finally(() => process.exit(130));
+    void cleanup({ final: true }).finally(() => exitAfterDrain(130));
   });
 }
 // an error outside the awaited chain still stops the broker, socat and the gateways before exiting
@@ -53,7 +54,7 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
     if (interrupted) return;
     interrupted = true;
     process.stderr.write(`bench failed: ${(err as Error)?.stack ?? String(err)}\n`);
-    void cleanup({ final: true }).finally(() => process.exit(1));
+    void cleanup({ final: true }).finally(() => exitAfterDrain(1));
   });
 }
 

@@ -1,6 +1,7 @@
 /**
- * `kkt-gateway demo`: an embedded MQTT broker (aedes) on localhost, the register emulator on a pseudo-terminal,
- * and the gateway between them; publishes a sample 3-item receipt and prints its results.
+ * `kkt-gateway demo`: an embedded MQTT broker (aedes) on localhost, the register emulator on a TCP port of
+ * 127.0.0.1, and the gateway between them; publishes a sample 3-item receipt and prints its results.
+ * Needs nothing beyond `npm ci`: no socat, no mosquitto, no build tools.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -13,7 +14,6 @@ import { parseConfig } from '../config/index.ts';
 import { createLogger } from '../log.ts';
 import { buildGateway } from '../app.ts';
 import { Emulator } from '../../drivers/emulator/emulator.ts';
-import { createPty } from '../../drivers/emulator/pty.ts';
 import { sampleReceipt } from './sample.ts';
 
 async function listen(server: Server, port: number): Promise<number> {
@@ -27,6 +27,40 @@ async function listen(server: Server, port: number): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** The demo's register: where the gateway reaches it (`device.port`), and how to stop it. */
+interface DemoRegister {
+  port: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The one place that makes the demo's register: the emulator on a TCP port of 127.0.0.1 (`tcp://…`, which the
+ * driver speaks like a tty), so no external tool is needed. The same link options as `kkt-emulator --tcp`.
+ */
+async function startRegister(journalPath: string): Promise<DemoRegister> {
+  const emulator = new Emulator({ journalPath });
+  // a Shtrih register over TCP sends a 0xFF filler after each ACK of the host
+  const linkOpts = { fillerAfterAck: true };
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.once('close', () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    emulator.attach(socket, linkOpts);
+  });
+  const port = await listen(server, 0);
+  return {
+    port: `tcp://127.0.0.1:${port}`,
+    close: async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      for (const s of sockets) s.destroy();
+      await closed;
+      emulator.close();
+    },
+  };
+}
+
 export async function demo(opts: { once: boolean }): Promise<number> {
   const out = (s: string): boolean => process.stdout.write(`${s}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'kkt-demo-'));
@@ -36,15 +70,13 @@ export async function demo(opts: { once: boolean }): Promise<number> {
   const port = await listen(server, 1883);
   const url = `mqtt://127.0.0.1:${port}`;
 
-  const emulator = new Emulator({ journalPath: join(dir, 'fn-journal.jsonl') });
-  const pty = await createPty();
-  emulator.attach(pty.stream);
+  const register = await startRegister(join(dir, 'fn-journal.jsonl'));
 
   const config = parseConfig({
     gateway_id: 'demo',
     data_dir: join(dir, 'data'),
     mqtt: { url, protocol_version: 4, health_interval: 60 },
-    device: { port: pty.path },
+    device: { port: register.port },
     web: { port: 0 },
     log: { level: 'warn' },
   });
@@ -52,7 +84,7 @@ export async function demo(opts: { once: boolean }): Promise<number> {
   gw.start();
 
   out(`broker    ${url} (aedes, embedded)`);
-  out(`register  emulator on ${pty.path} (journal ${join(dir, 'fn-journal.jsonl')})`);
+  out(`register  emulator on ${register.port} (journal ${join(dir, 'fn-journal.jsonl')})`);
   out(`gateway   base topic ${config.mqtt.base_topic}, data in ${config.data_dir}`);
 
   const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `kkt-demo-store-${process.pid}` });
@@ -95,8 +127,7 @@ export async function demo(opts: { once: boolean }): Promise<number> {
   await closeWeb();
   await gw.stop();
   await gw.store.close();
-  emulator.close();
-  await pty.close();
+  await register.close();
   await new Promise<void>((r) => broker.close(() => r()));
   server.close();
   return 0;

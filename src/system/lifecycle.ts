@@ -6,6 +6,7 @@
 import type { Logger } from '../log.ts';
 import type { Notifier } from './sd-notify.ts';
 import { RegisterHotplug, wireHotplug, type HotplugTarget, type UsbBackend } from '../device/hotplug.ts';
+import { exitAfterDrain } from './exit.ts';
 
 export interface ServedGateway extends HotplugTarget {
   start(): void;
@@ -24,7 +25,7 @@ export interface LifecycleOptions {
   flushMs?: number;
   /** default: the real libusb backend */
   usb?: () => Promise<UsbBackend>;
-  /** default process.exit (tests inject) */
+  /** default: exit once stdout/stderr are drained, at most 2 s (tests inject) */
   exit?: (code: number) => void;
   /** default process (signal source) */
   signals?: Pick<NodeJS.Process, 'on' | 'off'>;
@@ -33,7 +34,7 @@ export interface LifecycleOptions {
 /** Starts the gateway and serves until a signal; resolves with the exit code after a graceful stop. */
 export async function serve(o: LifecycleOptions): Promise<number> {
   const { gateway: gw, logger, notifier } = o;
-  const exit = o.exit ?? ((code: number) => process.exit(code));
+  const exit = o.exit ?? ((code: number) => void exitAfterDrain(code, { maxWaitMs: 2000 }));
   const signals = o.signals ?? process;
   const stopTimeoutMs = o.stopTimeoutMs ?? 80_000;
 
