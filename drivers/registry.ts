@@ -4,7 +4,7 @@
  * A third protocol = a driver, an emulator front-end, and one entry here.
  */
 import type { BytePort } from './transport.ts';
-import { DriverError, type FiscalDriver } from './types.ts';
+import type { FiscalDriver } from './types.ts';
 import { probeAtol, probeShtrih, type ProbeAnswer } from './probe.ts';
 import { ShtrihDriver } from './shtrih/driver.ts';
 import type { Logger } from './shtrih/protocol.ts';
@@ -57,9 +57,14 @@ const atol: ProtocolEntry = {
   bauds: [115200, 57600, 38400, 19200, 9600],
   tcpPort: 5555,
   probe: probeAtol,
-  // the ATOL driver (drivers/atol/) is being written: until it lands an ATOL register is found but not driven
-  create: async () => {
-    throw new DriverError('UNSUPPORTED', 'fatal', 'an ATOL register answered, but this build has no ATOL driver yet');
+  create: async (p) => {
+    const { AtolDriver } = await import('./atol/driver.ts');
+    return new AtolDriver({
+      openPort: p.openPort,
+      passwords: { mode: p.password, programming: p.password },
+      logger: p.logger,
+      link: { logger: p.logger, ...(p.answerTimeoutMs ? { defaultTaskTimeoutMs: p.answerTimeoutMs } : {}) },
+    });
   },
 };
 

@@ -4,6 +4,7 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
+import net from 'node:net';
 import { Emulator } from '../../drivers/emulator/emulator.ts';
 import { runControl } from '../../drivers/emulator/control.ts';
 import { createPty } from '../../drivers/emulator/pty.ts';
@@ -60,6 +61,28 @@ t.test('a Shtrih emulator on a pty is found as Shtrih; silent, nothing is found;
 
   await t.rejects(detect({ openPort: (b) => openPort(join(t.testdir(), 'no-such-tty'), { baudRate: b ?? 115200 }), isTcp: false, protocol: 'auto', baudRate: 115200, timeoutMs: 60 }),
     'a port that cannot be opened is an error, not "nothing answered"');
+});
+
+t.test('an ATOL emulator on a pty is found as ATOL at once; over TCP too', async (t) => {
+  const emu = new Emulator({ protocol: 'atol' });
+  const pty = await createPty();
+  emu.attach(pty.stream);
+  t.teardown(async () => {
+    emu.close();
+    await pty.close();
+  });
+  const tried: string[] = [];
+  const found = await detect({ openPort: (b) => openPort(pty.path, { baudRate: b ?? 115200 }), isTcp: false, protocol: 'auto', baudRate: 115200, timeoutMs: 300, onTry: (a) => tried.push(`${a.protocol}:${a.answer}`) });
+  t.same(found, { protocol: 'atol', baudRate: 115200 });
+  t.same(tried, ['atol:yes']);
+
+  const server = net.createServer((s) => emu.attach(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const target = `tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  t.same(await detect({ openPort: () => openPort(target), isTcp: true, protocol: 'auto', baudRate: 115200, timeoutMs: 300 }), { protocol: 'atol' });
+  const shtrihOnly = await detect({ openPort: () => openPort(target), isTcp: true, protocol: 'shtrih', baudRate: 115200, timeoutMs: 100 });
+  t.equal(shtrihOnly, undefined, 'pinned to Shtrih, an ATOL register does not answer ENQ');
 });
 
 t.test('what was found is remembered per port', async (t) => {
