@@ -167,7 +167,7 @@ function startCli(args: string[]): Promise<{ port: number; child: ReturnType<typ
   });
 }
 
-t.test('CLI --protocol atol --tcp 0, sync-style host (answers of C1, no C2 ever): receipt paid in cash with change', async (t) => {
+t.test('CLI --protocol atol --tcp 0, [A4]-style host (answer of every C1, result on F0, no C2 ever): cash with change', async (t) => {
   const journal = path.join(t.testdir(), 'fn.jsonl');
   const cli = await startCli(['--protocol', 'atol', '--tcp', '0', '--journal', journal]);
   const sock = net.connect(cli.port, '127.0.0.1');
@@ -179,11 +179,13 @@ t.test('CLI --protocol atol --tcp 0, sync-style host (answers of C1, no C2 ever)
   });
   const host = new Host(sock as never);
   let tid = 0;
-  /** synchronous style: the answer to C1 is the result; async packets are read and ignored */
+  /** multimag's way: the answer to C1 must be A1/A2/A3/A8, then the result comes on F0; never C2 */
   const sync = async (p: Buffer): Promise<Buffer> => {
-    const a = await host.send(add(++tid, p, 0x00));
-    t.equal(a[0], 0xa3, `task ${tid} A3`);
-    return a.subarray(1);
+    const a = await host.send(add(++tid, p, 0x01));
+    t.ok([0xa1, 0xa2, 0xa3, 0xa8].includes(a[0]!), `task ${tid} accepted`);
+    const r = await host.asyncResult(tid);
+    t.equal(r[0], 0xa6, `task ${tid} A6`);
+    return r.subarray(2);
   };
   t.same(await host.send(hex('C4')), hex('A3'));
   t.equal((await sync(task([0x3f])))[0], 0x44);
@@ -195,8 +197,8 @@ t.test('CLI --protocol atol --tcp 0, sync-style host (answers of C1, no C2 ever)
   await sync(task([0x4a, 0, 1], bcd(0, 5)));
   t.match(await cli.control('status'), /^OK mode 1\/0 .*lastFd 2/);
   t.match(await cli.control('fault error 9B 92'), /^OK/);
-  const refused = await host.send(add(++tid, task([0x92, 0, 1]), 0x02));
-  t.same(refused, hex('A4 55 9B 00'), 'injected device error, synchronously (ignore-error task)');
+  t.same(await host.send(add(++tid, task([0x92, 0, 1]), 0x00)), hex('A1'));
+  t.same(await host.send(Buffer.from([0xc3, tid])), hex('A4 55 9B 00'), 'injected device error, polled with C3');
   const doc = readJournal(journal).documents.at(-1)!;
   t.same([doc.type, doc.total, doc.change, doc.payments?.cash, doc.items?.[0]?.name], [3, 9000, 1000, 9000, 'Хлеб']);
 });

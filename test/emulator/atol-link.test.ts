@@ -53,9 +53,8 @@ t.test('a bad CRC is answered with an empty frame of the same ID; an empty host 
   t.same([empty.id, empty.data.length], [0x21, 0], 'empty answer: send it again');
   hostEnd.write(good);
   const answer = await host.rx.next((f) => f.id === 0x21);
-  t.equal(answer.data[0], 0xa3, 'A3: executed at once');
-  t.equal(answer.data[1], 0x44, 'with the 3F answer');
-  await host.asyncResult(1);
+  t.same(answer.data, hex('A1'), 'A1: accepted');
+  t.equal((await host.asyncResult(1))[2], 0x44, 'the 3F answer on F0');
   hostEnd.write(frame(0x21, Buffer.alloc(0)));
   const again = await host.rx.next((f) => f.id === 0x21);
   t.same(again.data, answer.data, 'the same answer again, not executed twice');
@@ -65,7 +64,7 @@ t.test('a bad CRC is answered with an empty frame of the same ID; an empty host 
 t.test('task buffer: B2 for a kept TID, C3 state, C2 consumes, B3 unknown, C4 clears, C5 acks and adds', async (t) => {
   const { emu, host } = setup(t);
   t.same(await host.send(hex('C4')), hex('A3'), 'C4 answered');
-  t.same((await host.send(add(5, mode1, 0x00))).subarray(0, 1), hex('A3'), 'no result needed: still a sync answer');
+  t.same(await host.send(add(5, mode1, 0x00)), hex('A1'), 'no result needed: accepted');
   t.ok(await host.rx.quiet(100), 'and no async result without flag bit0');
   t.same(await host.send(add(5, mode1)), hex('B2'), 'TID 5 still kept: exists');
   t.same(await host.send(hex('C3 05')), hex('A3 55 00 00'), 'C3: result');
@@ -75,9 +74,9 @@ t.test('task buffer: B2 for a kept TID, C3 state, C2 consumes, B3 unknown, C4 cl
   t.same(await host.send(hex('C2 05')), hex('B3'), 'C2 again: not found');
   await host.send(add(6, task([0x9a, 0])));
   t.equal(emu.journal.lastFd, 1, 'shift opened once');
-  const c5 = await host.send(Buffer.concat([hex('C5 06 01 07'), STATUS]));
-  t.same(c5.subarray(0, 2), hex('A3 A3'), 'C5: ack state, add state');
-  t.equal(c5[2], 0x44, 'then the new task answer');
+  t.same(await host.send(Buffer.concat([hex('C5 06 01 07'), STATUS])), hex('A3 A1'), 'C5: ack state, add state');
+  t.equal((await host.asyncResult(7))[2], 0x44, 'the new task answer on F0');
+  t.equal((await host.send(hex('C3 07')))[1], 0x44, 'and by C3');
   t.same(await host.send(hex('C3 06')), hex('B3'), 'C5 consumed TID 6');
   t.same(await host.send(hex('C4')), hex('A3'));
   t.same(await host.send(hex('C3 07')), hex('B3'), 'C4 emptied the buffer');
@@ -88,10 +87,10 @@ t.test('task buffer: B2 for a kept TID, C3 state, C2 consumes, B3 unknown, C4 cl
 t.test('errors: A4 + 55 err ext synchronously, A7 async; the queue behind stops unless bit1', async (t) => {
   const { host } = setup(t);
   const sync = await host.send(add(1, task([0x92, 0, 1])));
-  t.same(sync, hex('A1'), 'a failure reported on F0 is answered A1 (multimag takes A4 as "not added")');
+  t.same(sync, hex('A1'), 'accepted');
   t.same(await host.asyncResult(1), hex('A7 01 55 66 00'), '92 outside mode 1: 66h');
   t.same(await host.send(hex('C3 01')), hex('A4 55 66 00'), 'C3 tells the error');
-  t.same(await host.send(add(2, task([0x56, 1], bcd(31, 4)), 0x02)), hex('A4 55 8C 00'), 'ignore-error without need-result: A4 at once');
+  t.same(await host.send(add(2, task([0x56, 1], bcd(31, 4)), 0x02)), hex('A1'), 'ignore-error without need-result');
   t.ok(await host.rx.quiet(100), 'and no A7');
   t.same(await host.send(hex('C3 02')), hex('A4 55 8C 00'), 'wrong password 8Ch');
 });
@@ -137,7 +136,7 @@ t.test('fault drop-ack: the synchronous answer is lost, the async result still c
   t.equal(f.id, 0xf0, 'only the async packet');
   t.equal(f.data[0], 0xa6);
   hostEnd.write(frame(0x31, Buffer.alloc(0)));
-  t.equal((await host.rx.next((x) => x.id === 0x31)).data[0], 0xa3, 'the answer on request');
+  t.same((await host.rx.next((x) => x.id === 0x31)).data, hex('A1'), 'the answer on request');
 });
 
 t.test('fault garble: a bad CRC once; the host asks again with an empty frame and gets it right', async (t) => {
@@ -160,7 +159,7 @@ t.test('fault nak: the frame is treated as a bad CRC (empty answer, not executed
   const f = await host.rx.next();
   t.same([f.id, f.data.length], [0x41, 0]);
   t.equal(emu.journal.lastFd, 0, 'not executed');
-  t.equal((await host.send(add(2, task([0x9a, 0])), 0x41))[0], 0xa3, 'the resend runs it');
+  t.same(await host.send(add(2, task([0x9a, 0])), 0x41), hex('A1'), 'the resend runs it');
   t.equal(emu.journal.lastFd, 1);
 });
 
@@ -169,7 +168,7 @@ t.test('fault stall and silent', async (t) => {
   runControl(emu, 'fault stall 300');
   hostEnd.write(frame(0x50, add(1, STATUS)));
   t.ok(await host.rx.quiet(150), 'late');
-  t.equal((await host.rx.next((f) => f.id === 0x50)).data[0], 0xa3, 'then the answer');
+  t.same((await host.rx.next((f) => f.id === 0x50)).data, hex('A1'), 'then the answer');
   await host.asyncResult(1);
   runControl(emu, 'silent on');
   hostEnd.write(frame(0x51, add(2, STATUS)));

@@ -5,11 +5,9 @@
  *   is answered with an empty frame of that ID: "send it again". A host frame with empty data asks for the
  *   answer of that ID again; it is resent unchanged.
  * - C1 flags TID payload: B2 when the TID is still in the buffer, B1 when 16 tasks are waiting; otherwise the task
- *   is queued and run at once when the printer is free. The synchronous answer is the task's state right after:
- *   A3 + answer when it ran, A1 when it waits for the printer, or when it failed and the failure is reported unasked
- *   (A4 + error answer only when it is not: bit1 set, bit0 clear). With flag bit0 (need result) the
- *   result is *also* sent unasked, A6/A7 TID answer on packet ID 0xF0, right after the synchronous answer. A failed
- *   task without bit1 (ignore error) also sends A7, and stops the tasks queued behind it (A5).
+ *   is queued, run at once when the printer is free, and the answer is A1 (accepted). With flag bit0 (need result)
+ *   the result is sent unasked, A6/A7 TID answer on packet ID 0xF0, right after that answer. A failed task without
+ *   bit1 (ignore error) also sends A7, and stops the tasks queued behind it (A5). C3 always tells the result.
  * - C2 TID: the result is consumed (answer: its state byte), C3 TID: state (+ answer), unknown TID → B3.
  *   C4: the buffer is emptied (answer A3). C5 TIDack flags TID payload: C2 and C1 in one, both answers in one frame.
  *   Results nobody acknowledges stay until 64 tasks are kept, then the oldest finished ones are dropped.
@@ -198,10 +196,9 @@ export class AtolLink {
     this.tasks.set(tid, task);
     this.queue.push(task);
     this.pump();
-    // a failure reported unasked (A7) is not also answered A4 here: hosts that read the answer to C1 take A4 as
-    // "not added" ([A4] multimag), so the answer is A1 and the error follows on F0 (and by C3)
-    if (task.state === 'done' && task.outcome!.error && this.reportsUnasked(task)) return Buffer.from([ST.PENDING]);
-    return this.stateOf(task);
+    // the answer to an add is "accepted" (A1), whatever happened since: the result is reported once, on F0 (bit0)
+    // or by C3 — see README.md for why ([A1] takes the first packet after an answer as the next add's answer)
+    return Buffer.from([task.state === 'stopped' ? ST.STOPPED : ST.PENDING]);
   }
 
   private reportsUnasked(task: Task): boolean {
