@@ -648,6 +648,20 @@ export function documentFromTlv(type: number, tlvs: Buffer): DocumentRef {
   return doc;
 }
 
+/** Top-level TLVs of a document (A4 45/46), tag → value (the first of a repeated tag). */
+export function topLevelTlvs(tlvs: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  for (let off = 0; off + 4 <= tlvs.length; ) {
+    const tag = tlvs.readUInt16LE(off);
+    const len = tlvs.readUInt16LE(off + 2);
+    const v = tlvs.subarray(off + 4, off + 4 + len);
+    if (v.length < len) break;
+    if (!out.has(tag)) out.set(tag, Buffer.from(v));
+    off += 4 + len;
+  }
+  return out;
+}
+
 /** 46 → 55 00 value: the table field's bytes */
 export function decodeTableValue(req: Buffer, r: TaskResult): Buffer {
   return Buffer.from(answerData(req, r, 0x55, 2).subarray(2));

@@ -5,7 +5,7 @@
  */
 import {
   DriverError, type DeviceInfo, type DeviceStatus, type DocumentRef, type FiscalDriver, type FiscalReceipt,
-  type FiscalResult, type FnState, type OperationType, type PaperState, type ShiftResult, type ShiftState, type ZReportResult,
+  type FiscalResult, type FnState, type OperationType, type PaperState, type TaxSystem, type ShiftResult, type ShiftState, type ZReportResult,
 } from '../types.ts';
 import type { BytePort } from '../transport.ts';
 import * as codec from './codec.ts';
@@ -185,9 +185,37 @@ export class AtolDriver implements FiscalDriver {
       fnNumber,
       firmware: type?.firmware ?? st.version,
     };
+    await this.readRegistration(fnNumber !== '');
     if (this.q.probeTaxTable && this.taxRows === undefined && st.mode === Mode.SELECT && st.receiptState === 0) await this.probeTaxTable();
     this.log.debug({ info: this.deviceInfo, mode: st.mode, submode: st.submode, taxRows: this.taxRows && [...this.taxRows] }, 'atol: device identified');
     return this.deviceInfo;
+  }
+
+  /**
+   * Registration data (user INN 1018, registration number 1037, tax systems 1062) from the FN's last document as TLV
+   * (A4 45/46): every fiscal document carries 1018 and 1037. Best effort, once per open.
+   */
+  private async readRegistration(haveFn: boolean): Promise<void> {
+    const info = this.deviceInfo;
+    if (!info || !haveFn) return;
+    try {
+      const last = await this.exec(codec.readRegister(this.access, Reg.LAST_FD), codec.decodeLastFd, { idempotent: true });
+      if (last.fdNumber === 0) return;
+      const tlvs = codec.topLevelTlvs(await this.documentTlvs(last.fdNumber));
+      const text = (tag: number): string | undefined => {
+        const v = tlvs.get(tag);
+        return v ? codec.decodeText(v).trim() : undefined;
+      };
+      const inn = text(1018);
+      if (inn) info.inn = inn;
+      const reg = text(1037);
+      if (reg) info.registrationNumber = reg;
+      const sys = tlvs.get(1062);
+      if (sys && sys.length > 0) info.taxSystems = taxSystemsOf(sys[0]!);
+    } catch (err) {
+      if (err instanceof LinkError) throw err;
+      this.log.debug({ err: errText(err) }, 'atol: registration data not read');
+    }
   }
 
   /**
@@ -519,18 +547,28 @@ export class AtolDriver implements FiscalDriver {
   }
 
   private async readDocumentTlv(fdNumber: number): Promise<DocumentRef | undefined> {
+    const { type, tlvs } = await this.documentTlvsTyped(fdNumber);
+    const doc = codec.documentFromTlv(type, tlvs);
+    if (doc.fdNumber === 0) doc.fdNumber = fdNumber;
+    return doc;
+  }
+
+  private async documentTlvs(fdNumber: number): Promise<Buffer> {
+    return (await this.documentTlvsTyped(fdNumber)).tlvs;
+  }
+
+  /** A4 45 fd, then A4 46 until `size` bytes are read (≤ 256 pieces) */
+  private async documentTlvsTyped(fdNumber: number): Promise<{ type: number; tlvs: Buffer }> {
     const size = await this.exec(codec.documentSize(this.access, fdNumber), codec.decodeDocumentSize, { idempotent: true });
     const parts: Buffer[] = [];
     let got = 0;
-    for (let i = 0; got < size.size && i < 64; i++) {
+    for (let i = 0; got < size.size && i < 256; i++) {
       const piece = await this.exec(codec.fn(this.access, FnSub.DOC_READ), codec.decodeDocumentPiece);
       if (piece.length === 0) break;
       parts.push(piece);
       got += piece.length;
     }
-    const doc = codec.documentFromTlv(size.type, Buffer.concat(parts));
-    if (doc.fdNumber === 0) doc.fdNumber = fdNumber;
-    return doc;
+    return { type: size.type, tlvs: Buffer.concat(parts) };
   }
 
   private readFnNumber(): Promise<string> {
@@ -670,6 +708,12 @@ function tagValue(v: Buffer): number | undefined {
   const asBcd = codec.fromBcd(Buffer.from([b]));
   if (asBcd !== undefined && asBcd >= 1 && asBcd <= 12) return asBcd;
   return b >= 1 && b <= 12 ? b : undefined;
+}
+
+/** tag 1062 bits → tax systems (bit0 osn, bit1 usn_income, bit2 usn_income_outcome, bit3 envd, bit4 esn, bit5 patent) */
+function taxSystemsOf(bits: number): TaxSystem[] {
+  const all: TaxSystem[] = ['osn', 'usn_income', 'usn_income_outcome', 'envd', 'esn', 'patent'];
+  return all.filter((_, i) => (bits & (1 << i)) !== 0);
 }
 
 function noPaper(): DriverError {

@@ -42,14 +42,15 @@ async function tcpEmulator(t: { teardown(fn: () => unknown): void }) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as net.AddressInfo).port;
-  const driver = new AtolDriver({ openPort: () => openPort(`tcp://127.0.0.1:${port}`), link: LINK, pollIntervalMs: 20, printWaitMs: 3000, zWaitMs: 3000 });
+  const make = (): AtolDriver => new AtolDriver({ openPort: () => openPort(`tcp://127.0.0.1:${port}`), link: LINK, pollIntervalMs: 20, printWaitMs: 3000, zWaitMs: 3000 });
+  const driver = make();
   t.teardown(async () => {
     await driver.close().catch(() => undefined);
     for (const s of sockets) s.destroy();
     await new Promise<void>((r) => server.close(() => r()));
     emu.close();
   });
-  return { emu, driver };
+  return { emu, driver, make };
 }
 
 function fiscalDocs(emu: Emulator): Array<{ fd: number; type: number; total?: number; operation?: number; fiscalSign: number }> {
@@ -102,6 +103,19 @@ t.test('TCP: open, status, a 3-item card receipt, read back, X, cash, Z, open sh
   const opened = await driver.openShift({ name: 'Иванова И.И.' });
   t.match(emu.journal.document(opened.fdNumber), { type: 2, shift: opened.shiftNumber });
   t.equal(opened.shiftNumber, z.shiftNumber + 1);
+});
+
+t.test('TCP: registration data (INN, registration number) from the FN last document as TLV', async (t) => {
+  const { emu, driver, make } = await tcpEmulator(t);
+  const first = await driver.open();
+  t.equal(first.inn, '', 'nothing in the FN yet');
+  await driver.fiscalize(receipt());
+  await driver.close();
+  const again = make();
+  t.teardown(() => again.close().catch(() => undefined));
+  const info = await again.open();
+  t.equal(info.inn, emu.journal.identity.inn);
+  t.equal(info.registrationNumber, emu.journal.identity.registrationNumber);
 });
 
 t.test('TCP: refund, correction, VAT rates through the probed tax table', async (t) => {
