@@ -2,6 +2,7 @@
  * One emulated register: clock, fiscal journal, device state machine and link faults, attachable to streams.
  * `protocol` picks the wire front-end (Shtrih-M by default, or ATOL v3); the register model is the same.
  */
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AtolDevice, type AtolModel } from './atol/device.ts';
 import { AtolLink } from './atol/link.ts';
@@ -62,6 +63,7 @@ export class Emulator {
     const link = this.atol
       ? new AtolLink(stream, this.atol, {
         faults: this.faults,
+        interfaceId: stream instanceof net.Socket ? 6 : 4,
         ...(merged.printMs === undefined ? {} : { printMs: merged.printMs }),
         ...(merged.baud === undefined ? {} : { baud: merged.baud }),
         ...(merged.log ? { log: merged.log } : {}),

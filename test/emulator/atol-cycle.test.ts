@@ -188,7 +188,8 @@ t.test('CLI --protocol atol --tcp 0, [A4]-style host (answer of every C1, result
     return r.subarray(2);
   };
   t.same(await host.send(hex('C4')), hex('A3'));
-  t.equal((await sync(task([0x3f])))[0], 0x44);
+  const st = await sync(task([0x3f]));
+  t.same([st[0], st[29]], [0x44, 6], '3F over TCP: interface 6 (Ethernet)');
   await sync(task([0x56, 1], bcd(1, 4)));
   await sync(task([0x92, 0, 1]));
   await sync(task([0xe6, 0], Buffer.concat([text('Хлеб'), Buffer.alloc(60)]), bcd(4500, 6), bcd(2000, 5), [1, 0], bcd(0, 6), [6, 1], Buffer.alloc(17)));

@@ -223,3 +223,71 @@ t.test('paper out before item K and during the close', async (t) => {
   runControl(emu, 'paper in');
   t.equal((await host.ok(10, STATUS))[9]! & 0x08, 0x08, 'paper back, printing goes on by itself');
 });
+
+t.test('modes: submode 4 after the first 99, 88h entering mode 1 after 24 h, 48 refused with a receipt open', async (t) => {
+  const { emu, host } = setup(t);
+  await host.ok(1, mode1);
+  await host.ok(2, task([0x92, 0, 1]));
+  await host.ok(3, task([0xeb, 0], bcd(1000, 7), bcd(1000, 5), bcd(0, 7), [6], bcd(0, 7), [1, 1, 4, 0], bcd(0, 7), [0, 0], text('A')));
+  t.equal((await host.ok(4, STATUS))[17], 0x01, 'mode 1 submode 0 with the receipt open');
+  const pay = await host.ok(5, task([0x99, 0, 1], bcd(400, 5)));
+  t.same([pay.subarray(2, 7), pay.subarray(7, 12)], [bcd(600, 5), bcd(0, 5)], 'remainder 6.00');
+  t.equal((await host.ok(6, STATUS))[17], 0x41, 'mode 1 submode 4: payments');
+  t.same((await host.run(7, task([0x48]))).subarray(2), hex('55 9B 00'), '48 with a receipt open');
+  const done = await host.ok(8, task([0x99, 0, 1], bcd(1000, 5)));
+  t.same(done.subarray(7, 12), bcd(400, 5), 'change 4.00');
+  await host.ok(9, task([0x4a, 0, 1], bcd(0, 5)));
+  t.equal((await host.ok(10, STATUS))[17], 0x01);
+  await host.ok(11, task([0x48]));
+  runControl(emu, 'clock +25h');
+  t.same((await host.run(12, mode1)).subarray(2), hex('55 88 00'), 'registration refused after 24 h');
+  await host.ok(13, task([0x56, 3], bcd(30, 4)));
+  await host.ok(14, task([0x5a]));
+  t.same((await host.run(15, task([0x5a]))).subarray(2), hex('55 8F 00'), 'a second Z: already cleared');
+  const r37 = await host.ok(16, task([0x91, 0x37, 0, 0]));
+  t.same(r37.subarray(2), hex('00 5A 00 8F 00 00 00 00'), '91 37: command, error, data of the last failure');
+});
+
+t.test('91 33 / 34 dates are DD MM YY hh mm; correction receipts 7 and 9; E8 split over blocks', async (t) => {
+  const emu = new Emulator({ protocol: 'atol', clock: { now: () => Date.UTC(2026, 0, 15, 10, 20, 30), utcOffsetMinutes: 0 } });
+  const [hostEnd, deviceEnd] = duplexPair();
+  emu.attach(deviceEnd);
+  const host = new Host(hostEnd as never);
+  t.teardown(() => emu.close());
+  await host.ok(1, mode1);
+  await host.ok(2, task([0x92, 0, 9]));
+  const value = text('Петров Пётр Петрович');
+  const tl = Buffer.alloc(4);
+  tl.writeUInt16LE(1021, 0);
+  tl.writeUInt16LE(value.length, 2);
+  const whole = Buffer.concat([tl, value]);
+  await host.ok(3, task([0xe8, 1, 2, 0], whole.subarray(0, 10)));
+  await host.ok(4, task([0xe8, 1, 2, 1], whole.subarray(10)));
+  await host.ok(5, task([0xea, 0, 1, 0]));
+  await host.ok(6, task([0xeb, 0], bcd(50000, 7), bcd(1000, 5), bcd(0, 7), [1], bcd(0, 7), [1, 0x10, 4, 0], bcd(0, 7), [0, 0], text('Коррекция')));
+  await host.ok(7, task([0x4a, 0, 2], bcd(0, 5)));
+  const doc = emu.journal.lastDocument!;
+  t.same([doc.type, doc.operation, doc.correction?.type, doc.tags?.['1021']], [31, 3, 0, 'Петров Пётр Петрович'], 'type 9: correction of a расход, 1021 joined');
+  t.equal(doc.items?.[0]?.paymentObject, 10, '1212 as BCD 10h = 10');
+  t.same(doc.payments?.electronic, 50000);
+  const r33 = await host.ok(8, task([0x91, 0x33, 0, 0]));
+  t.equal(r33[7], 9, 'type 9 back');
+  t.same(r33.subarray(15, 20), hex('15 01 26 10 20'), 'DD MM YY hh mm');
+  await host.ok(9, task([0x92, 0, 7]));
+  await host.ok(10, task([0xeb, 0], bcd(100, 7), bcd(1000, 5), bcd(0, 7), [6], bcd(0, 7), [1, 1, 4, 0], bcd(0, 7), [0, 0], text('x')));
+  await host.ok(11, task([0x4a, 0, 1], bcd(100, 5)));
+  t.same([emu.journal.lastDocument!.type, emu.journal.lastDocument!.operation], [31, 1], 'type 7: correction of a приход');
+  t.same((await host.run(12, task([0x92, 0, 3]))).subarray(2), hex('55 6A 00'), 'no receipt type 3');
+});
+
+t.test('a failing task stops the ones queued behind it (A5) unless it ignores errors', async (t) => {
+  const { host } = setup(t, 300);
+  await host.ok(1, mode1);
+  await host.ok(2, task([0x9a, 0]));
+  t.same(await host.send(add(3, task([0x92, 0, 1]))), hex('A1'), 'waits for the printer');
+  t.same(await host.send(add(4, task([0x92, 0, 1]))), hex('A1'), 'queued behind');
+  t.same(await host.send(add(5, task([0x59]))), hex('A1'));
+  t.same(await host.asyncResult(3, 2000), hex('A6 03 55 00 00'));
+  t.same(await host.asyncResult(4, 2000), hex('A7 04 55 9B 00'), 'a second open: 9Bh');
+  t.same(await host.send(hex('C3 05')), hex('A5'), 'the task behind was stopped');
+});

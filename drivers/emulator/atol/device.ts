@@ -6,7 +6,7 @@
  */
 import { writeUIntLE } from '../../shtrih/bytes.ts';
 import type { Payments } from '../../types.ts';
-import { DeviceClock, dateTime5, parseLocal } from '../clock.ts';
+import { DeviceClock, dateTime5, formatLocal, parseLocal } from '../clock.ts';
 import type { EmulatedDevice } from '../device.ts';
 import type { FiscalDocument, Journal, JournalItem, TagMap } from '../journal.ts';
 import { Reader } from '../reader.ts';
@@ -100,17 +100,26 @@ const OPERATION_TO_TYPE: Record<number, number> = { 1: 1, 2: 2, 3: 4, 4: 5 };
 const CORRECTION_TYPE: Record<number, number> = { 1: 7, 2: 8, 4: 9, 5: 10 };
 
 export interface AtolModel {
-  /** A5: protocol version, device type, model id */
+  /** A5: protocol version, device type, model id, mode flags (2) */
   protocol: number;
   type: number;
   model: number;
+  mode: Buffer;
   name: string;
-  /** A5 firmware version, 5 bytes */
+  /** A5 firmware version, 5 bytes: major, minor, language, build (BCD2) */
   version: Buffer;
 }
 
-/** ⚠ model id 61 and the version bytes are not confirmed by a capture */
-export const ATOL_30F: AtolModel = { protocol: 3, type: 1, model: 61, name: 'АТОЛ 30Ф', version: Buffer.from([0x05, 0x09, 0x00, 0x71, 0x00]) };
+/**
+ * A5 laid out as [A1]'s capture of a real device (`00 01 01 4C 10 00 03 00 00 21 95 «Казначей ФА»`): protocol 01,
+ * type 01, mode 10 00, version BCD. ⚠ model id 61 for АТОЛ 30Ф and the build number are not confirmed by a capture.
+ */
+export const ATOL_30F: AtolModel = {
+  protocol: 0x01, type: 0x01, model: 61, mode: Buffer.from([0x10, 0x00]), name: 'АТОЛ 30Ф', version: Buffer.from([0x03, 0x00, 0x00, 0x54, 0x36]),
+};
+
+/** 3F interface byte: 1 RS-232, 4 USB, 5 Bluetooth/Wi-Fi, 6 Ethernet */
+export type AtolInterface = 1 | 4 | 5 | 6;
 
 export interface AtolDeviceOptions {
   journal: Journal;
@@ -174,7 +183,12 @@ export class AtolDevice implements EmulatedDevice {
   private tagBlocks: Buffer[] = [];
   /** A4 45/46 document being read */
   private reading: { tlvs: Buffer[]; next: number } | undefined;
-  private lastError = { code: 0, ext: 0 };
+  /** the last failed command: code (A4xx for FN commands), error, ext */
+  private lastError = { command: 0, code: 0, ext: 0 };
+  /** 99 was accepted in the open receipt: mode 1 submode 4 (payments) */
+  private paying = false;
+  /** what 3F reports as the interface, set by the link that runs the task */
+  interfaceId: AtolInterface = 4;
   /** printing phase shown in the mode byte: X 0x22; Z 0x23 then 0x17 */
   private printPhase: 'x' | 'z' | 'z-fn' | undefined;
 
@@ -202,9 +216,8 @@ export class AtolDevice implements EmulatedDevice {
 
   get submode(): number {
     if (this.printPhase) return this.printPhase === 'z-fn' ? 1 : 2;
-    const r = this.register.receipt;
-    if (this.atolMode === 1 && r) return r.operation === 2 || r.operation === 4 ? 2 : 1;
-    return 0;
+    // mode 1: 0 waiting for a command (a receipt may be open), 4 payments being taken (after the first 99)
+    return this.atolMode === 1 && this.register.receipt && this.paying ? 4 : 0;
   }
 
   get receiptOpen(): boolean {
@@ -266,7 +279,7 @@ export class AtolDevice implements EmulatedDevice {
   /** Executes one task payload. Never throws. */
   execute(payload: Buffer): TaskOutcome {
     const outcome = this.run(payload);
-    if (outcome.error) this.lastError = { code: outcome.data[1] ?? 0, ext: outcome.data[2] ?? 0 };
+    if (outcome.error) this.lastError = { command: AtolDevice.commandOf(payload), code: outcome.data[1] ?? 0, ext: outcome.data[2] ?? 0 };
     return outcome;
   }
 
@@ -311,10 +324,13 @@ export class AtolDevice implements EmulatedDevice {
       [0x48, c('any', () => this.leaveMode())],
       [0x56, c('any', (p) => this.enterMode(p))],
       [0xa5, c('any', () => this.deviceInfo())],
-      [0x9d, c('any', () => ok(Buffer.from([0x00, 0x05, 0x09, 0x01, 0x71, 0x00])))],
+      [0x9d, c('any', () => ok(Buffer.concat([Buffer.from([0x00]), this.model.version])))],
       [0x4d, c('any', () => Buffer.concat([Buffer.from([0x4d]), bcd(r.cashInDrawer(), 7)]))],
       [0x58, c('any', () => ok(Buffer.concat([bcd(this.shiftTotal(1), 7), bcd(this.shiftTotal(3), 7)])))],
       [0xb3, c('any', () => ok(Buffer.from([this.lastError.code, this.lastError.ext])))],
+      // printing and peripheral commands public hosts send: accepted, nothing to model beyond paper and cover
+      ...[0x4c, 0x6c, 0x73, 0x75, 0x87, 0x95, 0xab, 0xc1, 0xc2].map((code): [number, Command] => [code, c('any', (p) => (p.rest(), OK), { prints: true })]),
+      ...[0x47, 0x80, 0x85, 0x88, 0x82].map((code): [number, Command] => [code, c('any', (p) => (p.rest(), OK))]),
       [0x91, c('any', (p) => this.readRegister(p))],
       [0x9a, c('mode1', () => (r.openShift(), OK), fiscal)],
       [0x92, c('mode1', (p) => this.openReceipt(p), fiscal)],
@@ -350,6 +366,8 @@ export class AtolDevice implements EmulatedDevice {
     const allowed = mode <= 2 ? pwd >= 1 && pwd <= 30 : pwd === 29 || pwd === 30;
     if (!allowed) refuse(AE.WRONG_PASSWORD);
     if (this.atolMode !== 0 && this.atolMode !== mode) refuse(AE.NOT_IN_MODE);
+    // a shift over 24 h refuses registration: only a Z is possible ([A1] closes the shift on 88h here)
+    if (mode === 1 && this.journal.shift.open && this.register.shiftExpired()) refuse(AE.SHIFT_24H);
     this.atolMode = mode;
     this.cashier = pwd;
     return OK;
@@ -375,9 +393,9 @@ export class AtolDevice implements EmulatedDevice {
       Buffer.from([0x44]), bcd(this.cashier % 100, 1), Buffer.from([1]),
       bcd(now.getUTCFullYear() % 100, 1), bcd(now.getUTCMonth() + 1, 1), bcd(now.getUTCDate(), 1),
       bcd(now.getUTCHours(), 1), bcd(now.getUTCMinutes(), 1), bcd(now.getUTCSeconds(), 1),
-      Buffer.from([flags]), bcd(serial, 4), Buffer.from([this.model.model, 0x03, 0x10, this.mode]),
+      Buffer.from([flags]), bcd(serial, 4), Buffer.from([this.model.model, 0x03, 0x00, this.mode]),
       bcd(j.shift.receiptNo % 10000, 2), bcd((j.shift.open ? j.shift.number - 1 : j.shift.number) % 10000, 2),
-      Buffer.from([receipt ? this.receiptTypeOf(receipt.operation) : 0]), bcd(r.receiptTotal, 5), Buffer.from([2, 0]),
+      Buffer.from([receipt ? this.receiptTypeOf(receipt.operation) : 0]), bcd(r.receiptTotal, 5), Buffer.from([2, this.interfaceId]),
     ]);
   }
 
@@ -389,7 +407,7 @@ export class AtolDevice implements EmulatedDevice {
   /** A5: 00 protocol type model mode(2) version(5) name */
   private deviceInfo(): Buffer {
     const m = this.model;
-    return Buffer.concat([Buffer.from([0x00, m.protocol, m.type, m.model, 0x80, 0x00]), m.version, encodeText(m.name)]);
+    return Buffer.concat([Buffer.from([0x00, m.protocol, m.type, m.model]), m.mode, m.version, encodeText(m.name)]);
   }
 
   private receiptTypeOf(operation: number): number {
@@ -439,9 +457,39 @@ export class AtolDevice implements EmulatedDevice {
         const first = j.ofdQueue().first;
         return ok(first ? bcdDateTime(first.dateTime) : Buffer.alloc(5));
       }
-      case 0x37:
-      case 0x55:
-        return ok(Buffer.from([this.lastError.code, this.lastError.ext]));
+      case 0x37: {
+        const e = this.lastError;
+        return ok(Buffer.concat([writeUIntBE(e.command, 2), Buffer.from([0, e.code]), Buffer.from([0, 0, 0, e.ext])]));
+      }
+      case 0x0a:
+        return ok(bcd(this.register.cashInDrawer(), 7));
+      case 0x11: {
+        const now = formatLocal(this.clock.localMs());
+        return ok(Buffer.concat([bcdDateTime(now).subarray(0, 3), bcdTime(now)]));
+      }
+      case 0x12: {
+        const opened = j.shift.openedAt;
+        return ok(Buffer.concat([Buffer.from([j.shift.open ? 1 : 0]), opened ? bcdDateTime(opened).subarray(0, 3) : Buffer.alloc(3), opened ? bcdTime(opened) : Buffer.alloc(3)]));
+      }
+      case 0x13: {
+        const receipt = this.register.receipt;
+        return ok(Buffer.concat([Buffer.from([this.mode, receipt ? this.receiptTypeOf(receipt.operation) : 0]), bcd((j.shift.receiptNo + (receipt ? 1 : 0)) % 10000, 2)]));
+      }
+      case 0x14: {
+        const total = this.register.receiptTotal;
+        const paid = sumPayments(this.paid);
+        return ok(Buffer.concat([bcd(total, 5), bcd(Math.max(0, total - paid), 5), bcd(Math.max(0, paid - total), 5)]));
+      }
+      case 0x15:
+        return ok(bcd(j.shift.number % 10000, 2));
+      case 0x16:
+        return ok(bcd(Number(BigInt(j.identity.kktSerial) % 100_000_000n), 4));
+      case 0x17:
+        return ok(Buffer.from([this.model.model, 0x03, 0x00]));
+      case 0x2f:
+        return ok(Buffer.concat([Buffer.from(j.identity.fnSerial.padEnd(16).slice(0, 16), 'ascii'), Buffer.from([0x03])]));
+      case 0x35:
+        return ok(Buffer.concat([bcd(j.shift.receiptNo % 1_000_000, 3), bcd(j.shift.number % 1_000_000, 3)]));
       default:
         return refuse(AE.BAD_REGISTER);
     }
@@ -540,6 +588,7 @@ export class AtolDevice implements EmulatedDevice {
     const t = RECEIPT_TYPES[type] ?? refuse(AE.WRONG_RECEIPT_TYPE);
     this.register.beginReceipt(t.operation);
     this.correctionOpen = t.correction;
+    this.paying = false;
     if (t.correction && this.register.pendingTags['1173'] === undefined) this.register.pendingTags['1173'] = '0';
     this.paid = emptyPayments();
     return OK;
@@ -632,6 +681,7 @@ export class AtolDevice implements EmulatedDevice {
     const sum = readBcd(p.bytes(5), 0, 5);
     if (!this.register.receipt) refuse(AE.RECEIPT_CLOSED);
     this.addPayment(type, sum);
+    this.paying = true;
     const total = this.register.receiptTotal;
     const paid = sumPayments(this.paid);
     return ok(Buffer.concat([bcd(Math.max(0, total - paid), 5), bcd(Math.max(0, paid - total), 5)]));
@@ -662,6 +712,7 @@ export class AtolDevice implements EmulatedDevice {
     const taxTag = this.register.pendingTags['1055'];
     this.register.closeReceipt(tendered, typeof taxTag === 'string' ? Number(taxTag) : 0);
     this.paid = emptyPayments();
+    this.paying = false;
     this.correctionOpen = false;
     return { data: OK, error: false, prints: 'receipt' };
   }
@@ -669,6 +720,7 @@ export class AtolDevice implements EmulatedDevice {
   private cancelReceipt(): Buffer {
     this.register.cancelReceipt();
     this.paid = emptyPayments();
+    this.paying = false;
     this.correctionOpen = false;
     this.itemTags = undefined;
     return OK;
@@ -699,10 +751,20 @@ function sumPayments(p: Payments): number {
   return p.cash + p.electronic + p.prepaid + p.credit + p.other;
 }
 
-/** YY MM DD hh mm, BCD */
+/** DD MM YY hh mm, BCD — register (91) dates, day first as [A1] reads 91 33 */
 function bcdDateTime(dt: string): Buffer {
   const d = new Date(parseLocal(dt));
   return Buffer.concat([
-    bcd(d.getUTCFullYear() % 100, 1), bcd(d.getUTCMonth() + 1, 1), bcd(d.getUTCDate(), 1), bcd(d.getUTCHours(), 1), bcd(d.getUTCMinutes(), 1),
+    bcd(d.getUTCDate(), 1), bcd(d.getUTCMonth() + 1, 1), bcd(d.getUTCFullYear() % 100, 1), bcd(d.getUTCHours(), 1), bcd(d.getUTCMinutes(), 1),
   ]);
+}
+
+/** hh mm ss, BCD */
+function bcdTime(dt: string): Buffer {
+  const d = new Date(parseLocal(dt));
+  return Buffer.concat([bcd(d.getUTCHours(), 1), bcd(d.getUTCMinutes(), 1), bcd(d.getUTCSeconds(), 1)]);
+}
+
+function writeUIntBE(v: number, len: number): Buffer {
+  return Buffer.from(writeUIntLE(v, len).reverse());
 }

@@ -18,7 +18,7 @@
 import type { Duplex } from 'node:stream';
 import { LinkFaults } from '../faults.ts';
 import { ASYNC_ID, FrameReader, encodeFrame } from './codec.ts';
-import { AtolDevice, type TaskOutcome } from './device.ts';
+import { AtolDevice, type AtolInterface, type TaskOutcome } from './device.ts';
 
 export interface AtolLinkOptions {
   /** print time of receipts and reports, ms; default 0 */
@@ -28,6 +28,8 @@ export interface AtolLinkOptions {
   /** a partial frame is dropped after this silence, ms; default 500 */
   interByteTimeoutMs?: number;
   faults?: LinkFaults;
+  /** what 3F reports as the interface: 4 USB (default; a pty), 6 Ethernet (TCP) */
+  interfaceId?: AtolInterface;
   log?: (event: string) => void;
 }
 
@@ -248,6 +250,7 @@ export class AtolLink {
   }
 
   private run(task: Task): void {
+    this.device.interfaceId = this.opts.interfaceId ?? 4;
     const outcome = this.device.execute(task.payload);
     task.outcome = outcome;
     task.state = 'done';
