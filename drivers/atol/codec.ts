@@ -465,9 +465,12 @@ export function decodePayment(req: Buffer, r: TaskResult): PaymentAnswer {
   return { remainder: bcdOr0(d.subarray(off, off + 5)), change: bcdOr0(d.subarray(off + 5, off + 10)) };
 }
 
-/** BCD5 date-time YY MM DD hh mm → "YYYY-MM-DDTHH:MM" */
+/**
+ * Register (91) date-time, BCD5, **day first**: DD MM YY hh mm — the one source that parses it ([A1]'s 91 33 reader,
+ * firmware talking to real registers) reads it so; 3F's date is YY MM DD. → "YYYY-MM-DDTHH:MM"
+ */
 function bcdDateTime(b: Uint8Array): string {
-  const [yy, mo, dd, hh, mi] = [0, 1, 2, 3, 4].map((i) => bcdOr0(b.subarray(i, i + 1))) as [number, number, number, number, number];
+  const [dd, mo, yy, hh, mi] = [0, 1, 2, 3, 4].map((i) => bcdOr0(b.subarray(i, i + 1))) as [number, number, number, number, number];
   return `${2000 + yy}-${p2(mo)}-${p2(dd)}T${p2(hh)}:${p2(mi)}`;
 }
 
@@ -485,7 +488,7 @@ export interface LastReceipt {
   fiscalSign: number;
 }
 
-/** 91 33 → 55 00 FD(BCD5) type1 total(BCD7) date-time(BCD5) FP(BCD5) reserved(3) */
+/** 91 33 → 55 00 FD(BCD5) type1 total(BCD7) date-time(BCD5 DD MM YY hh mm) FP(BCD5) reserved(3) */
 export function decodeLastReceipt(req: Buffer, r: TaskResult): LastReceipt {
   const d = answerData(req, r, 0x55, 25);
   return {
@@ -503,7 +506,7 @@ export interface LastFd {
   fiscalSign: number;
 }
 
-/** 91 34 → 55 00 FD(BCD5) date-time(BCD5) FP(BCD5) */
+/** 91 34 → 55 00 FD(BCD5) date-time(BCD5 DD MM YY hh mm) FP(BCD5) */
 export function decodeLastFd(req: Buffer, r: TaskResult): LastFd {
   const d = answerData(req, r, 0x55, 17);
   return { fdNumber: bcdOr0(d.subarray(2, 7)), dateTime: bcdDateTime(d.subarray(7, 12)), fiscalSign: bcdOr0(d.subarray(12, 17)) };
@@ -515,10 +518,10 @@ export function decodeRegisterNumber(req: Buffer, r: TaskResult): number {
   return bcdOr0(d.subarray(2));
 }
 
-/** 91 2D → 55 00 date (BCD3 YYMMDD) [time (BCD2/3)] → "YYYY-MM-DD[THH:MM]" or undefined when zero */
+/** 91 2D → 55 00 date (BCD3 DD MM YY, day first as the other 91 dates) [hh mm] → "YYYY-MM-DD[THH:MM]" or undefined when zero */
 export function decodeRegisterDate(req: Buffer, r: TaskResult): string | undefined {
   const d = answerData(req, r, 0x55, 5);
-  const [yy, mo, dd] = [2, 3, 4].map((i) => bcdOr0(d.subarray(i, i + 1))) as [number, number, number];
+  const [dd, mo, yy] = [2, 3, 4].map((i) => bcdOr0(d.subarray(i, i + 1))) as [number, number, number];
   if (mo === 0 || dd === 0) return undefined;
   const date = `${2000 + yy}-${p2(mo)}-${p2(dd)}`;
   if (d.length >= 7) return `${date}T${p2(bcdOr0(d.subarray(5, 6)))}:${p2(bcdOr0(d.subarray(6, 7)))}`;

@@ -310,7 +310,8 @@ export class AtolDriver implements FiscalDriver {
     const opened = this.shiftOpened;
     if (opened && (!shift || shift.shiftNumber === opened.number)) {
       const age = msOf(st.dateTime) - msOf(opened.at);
-      if (Number.isFinite(age) && age >= DAY_MS) return 'expired';
+      // a date that makes no sense (in the future, or a month old) is not taken as proof: the device's 88h still is
+      if (Number.isFinite(age) && age >= DAY_MS && age < 31 * DAY_MS) return 'expired';
     }
     return 'open';
   }
@@ -593,7 +594,13 @@ export class AtolDriver implements FiscalDriver {
     const st = await this.deviceStatus(signal);
     if (st.mode === mode) return;
     if (st.mode !== Mode.SELECT) await this.leaveMode(signal);
-    await this.exec(codec.enterMode(this.access, mode, this.modePwd), codec.expectOk, { signal, idempotent: true });
+    try {
+      await this.exec(codec.enterMode(this.access, mode, this.modePwd), codec.expectOk, { signal, idempotent: true });
+    } catch (err) {
+      // some firmware refuse registration mode itself after 24 h (88h)
+      this.noteExpiry(err);
+      throw err;
+    }
   }
 
   private async leaveMode(signal?: AbortSignal): Promise<void> {

@@ -88,10 +88,10 @@ t.test('A5 decoded (leading error byte)', async (t) => {
 });
 
 t.test('91 33, 91 34, A4 10, A4 31, A4 20, A4 30, A4 40 decoded', async (t) => {
-  t.same(codec.decodeLastReceipt(REQ('91 33'), ok('55 00 00 00 00 01 01 01 00 00 00 00 18 00 00 26 01 15 10 30 00 30 00 01 01 00 00 00')), {
+  t.same(codec.decodeLastReceipt(REQ('91 33'), ok('55 00 00 00 00 01 01 01 00 00 00 00 18 00 00 15 01 26 10 30 00 30 00 01 01 00 00 00')), {
     fdNumber: 101, type: 1, total: 180000, dateTime: '2026-01-15T10:30', fiscalSign: 30000101,
   });
-  t.same(codec.decodeLastFd(REQ('91 34'), ok('55 00 00 00 00 01 02 26 01 15 10 31 42 94 96 72 95')), { fdNumber: 102, dateTime: '2026-01-15T10:31', fiscalSign: 4294967295 });
+  t.same(codec.decodeLastFd(REQ('91 34'), ok('55 00 00 00 00 01 02 15 01 26 10 31 42 94 96 72 95')), { fdNumber: 102, dateTime: '2026-01-15T10:31', fiscalSign: 4294967295 });
   t.same(codec.decodeShiftParams(REQ('A4 10'), ok('55 00 01 10 01 05 00')), { open: true, shiftNumber: 272, receiptNumber: 5 });
   t.same(codec.decodeShiftParams(REQ('A4 10'), ok('55 00 01 12 00 05 00'), 'bcd'), { open: true, shiftNumber: 12, receiptNumber: 5 });
   t.equal(codec.decodeFnNumber(REQ('A4 31'), ok('55 00 ' + Buffer.from('9999078900001234').toString('hex'))), '9999078900001234');

@@ -206,6 +206,19 @@ t.test('shift over 24 h: 92 refused with 88h → SHIFT_EXPIRED; status says expi
   t.match(res, { fdNumber: 103, shiftNumber: 13 });
 });
 
+t.test('shift over 24 h refused already at 56 01 (88h): SHIFT_EXPIRED, status expired, Z closes it', async (t) => {
+  const reg = new FakeAtol();
+  reg.expiredAtModeEntry = true;
+  reg.clock = '2026-01-16T09:30:00';
+  const { driver } = setup(reg);
+  const err = await rejection(driver.fiscalize(receipt()));
+  t.match(err, { code: 'SHIFT_EXPIRED', deviceCode: 0x88 });
+  t.notOk(codes(reg).includes('92'));
+  t.equal((await driver.status({ brief: true })).shift, 'expired');
+  await driver.closeShift();
+  t.equal((await driver.fiscalize(receipt())).shiftNumber, 13);
+});
+
 t.test('a shift this driver opened is expired by the register clock 24 h later', async (t) => {
   const reg = new FakeAtol();
   reg.shiftOpen = false;

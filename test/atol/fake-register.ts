@@ -58,7 +58,11 @@ function parts(dt: string): number[] {
 /** the device code page: CP866 with 0x24 = № and 0xFC = $ ([A3] charset) */
 const deviceText = (b: Uint8Array): string => [...b].map((x) => (x === 0x24 ? '№' : x === 0xfc ? '$' : iconv.decode(Buffer.from([x]), 'cp866'))).join('');
 
-const bcdDt5 = (dt: string): Buffer => Buffer.concat(parts(dt).slice(0, 5).map((n) => bcd(n, 1)));
+/** register (91) dates: DD MM YY hh mm, BCD ([A1]) */
+const bcdDt5 = (dt: string): Buffer => {
+  const [yy, mo, dd, hh, mi] = parts(dt) as [number, number, number, number, number];
+  return Buffer.concat([dd, mo, yy, hh, mi].map((n) => bcd(n, 1)));
+};
 const binDt5 = (dt: string): Buffer => Buffer.from(parts(dt).slice(0, 5));
 
 export class FakeAtol {
@@ -89,6 +93,8 @@ export class FakeAtol {
   /** shift-level tags written outside receipts */
   readonly looseTags: Array<{ tag: number; data: Buffer }> = [];
   cashOps: Array<{ code: number; sum: number }> = [];
+  /** 56 01 refused with 88h after 24 h (some firmware), instead of 92 */
+  expiredAtModeEntry = false;
   /** paper runs out during the next Z print */
   paperOutInZ = false;
 
@@ -136,6 +142,7 @@ export class FakeAtol {
       case 0x56: {
         if (this.mode !== 0) return fail(0x66);
         if (unbcd(a.subarray(1, 5)) !== 30) return fail(0x8c);
+        if (a[0] === 1 && this.expiredAtModeEntry && this.expired()) return fail(0x88);
         this.mode = a[0]!;
         return ok(Buffer.from([0]));
       }
@@ -286,7 +293,7 @@ export class FakeAtol {
       }
       case 0x16: return ok(bcd(106303930512, 7));
       case 0x2c: return ok(bcd(2, 5));
-      case 0x2d: return ok(bcd(26, 1), bcd(1, 1), bcd(15, 1), bcd(9, 1), bcd(5, 1));
+      case 0x2d: return ok(bcd(15, 1), bcd(1, 1), bcd(26, 1), bcd(9, 1), bcd(5, 1));
       default: return fail(0x6c);
     }
   }
