@@ -250,7 +250,10 @@ export class AtolDriver implements FiscalDriver {
     const st = await this.deviceStatus();
     const printer = await this.optional(() => this.printerState());
     const shift = await this.optional(() => this.shiftParams());
-    const last = await this.exec(codec.readRegister(this.access, Reg.LAST_FD), codec.decodeLastFd, { idempotent: true });
+    // the FN's last FD: 91 34; a device refusing that register → the FN's own status (A4 30)
+    const last = (await this.optional(() => this.exec(codec.readRegister(this.access, Reg.LAST_FD), codec.decodeLastFd, { idempotent: true })))
+      ?? (await this.exec(codec.fn(this.access, FnSub.STATUS), codec.decodeFnStatus, { idempotent: true })).lastFd;
+    const lastFd = typeof last === 'number' ? last : last.fdNumber;
     const out: DeviceStatus = {
       mode: st.mode,
       submode: st.submode,
@@ -259,7 +262,7 @@ export class AtolDriver implements FiscalDriver {
       paper: paperState(st, printer),
       coverOpen: st.coverOpen,
       dateTime: st.dateTime,
-      fn: { serial: this.deviceInfo?.fnNumber ?? '', phase: 0, lastFd: last.fdNumber, warnings: 0 },
+      fn: { serial: this.deviceInfo?.fnNumber ?? '', phase: 0, lastFd, warnings: 0 },
     };
     if (shift) {
       out.shiftNumber = shift.shiftNumber;

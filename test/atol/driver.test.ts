@@ -57,6 +57,9 @@ t.test('status: brief and full, paper, cover, shift, FN', async (t) => {
   t.equal(brief.fn!.expiry, undefined, 'brief: no expiry read');
   const full = await driver.status();
   t.match(full.fn, { lastFd: 100, phase: 3, warnings: 2, expiry: '2027-12-31', unsentCount: 2, unsentSince: '2026-01-15T09:05' });
+  reg.failNext.set('91', 0x6c);
+  t.equal((await driver.status({ brief: true })).fn!.lastFd, 100, '91 34 refused: the last FD from A4 30');
+  t.ok(codes(reg).includes('A4 30'));
   reg.paper = false;
   reg.cover = true;
   reg.shiftOpen = false;
