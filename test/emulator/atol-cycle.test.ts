@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
+import iconv from 'iconv-lite';
 import { SerialPort } from 'serialport';
 import { Emulator } from '../../drivers/emulator/emulator.ts';
 import { createPty } from '../../drivers/emulator/pty.ts';
@@ -64,7 +65,11 @@ t.test('pty, async-style host (C2 after every A6): full cycle and read-back', as
   const info = await run(task([0xa5]));
   t.equal(info[0], 0, 'A5 ok');
   const rows = await taxRows(run);
-  t.same([rows.get(11), rows.get(2), rows.get(6)], [11, 2, 6], 'tax table: 22% row 11, 10% row 2, no VAT row 6');
+  t.same([rows.get(11), rows.get(2), rows.get(6), rows.get(1)], [11, 2, 4, 1], 'tax table: 22% row 11, 10% row 2, no VAT row 4, 20% row 1');
+  const name = await run(task([0x46, 13, 0, 4, 1]));
+  t.equal(iconv.decode(name.subarray(2), 'cp866').trim(), 'БЕЗ НДС', 'row 4 field 1: the name');
+  t.same((await run(task([0x46, 13, 0, 11, 2]))).subarray(2), hex('22 00'), 'row 11 field 2: 22.00 %');
+  t.same((await host.run(++tid, task([0x46, 13, 0, 13, 1]))).subarray(2), hex('55 92 00'), 'no row 13');
 
   await run(task([0x56, 1], bcd(30, 4)));
   await run(tag(1021, text('Иванов И.')));

@@ -291,3 +291,15 @@ t.test('a failing task stops the ones queued behind it (A5) unless it ignores er
   t.same(await host.asyncResult(4, 2000), hex('A7 04 55 9B 00'), 'a second open: 9Bh');
   t.same(await host.send(hex('C3 05')), hex('A5'), 'the task behind was stopped');
 });
+
+t.test('tables: 46 reads 2, 6, 12, 13 in any mode; 50 writes in mode 4 only', async (t) => {
+  const { host } = setup(t);
+  t.same((await host.ok(1, task([0x46, 2, 0, 1, 1]))).subarray(2), hex('01'), 'table 2: register number 1');
+  t.equal((await host.ok(2, task([0x46, 6, 0, 20, 1]))).length, 2 + 48, 'cliché row 20');
+  t.same((await host.run(3, task([0x46, 7, 0, 1, 1]))).subarray(2), hex('55 91 00'), 'no table 7');
+  t.same((await host.run(4, task([0x46, 13, 0, 1, 4]))).subarray(2), hex('55 93 00'), 'no field 4');
+  t.same((await host.run(5, task([0x50, 12, 0, 2, 1], text('КАРТОЙ')))).subarray(2), hex('55 66 00'), '50 outside mode 4');
+  await host.ok(6, task([0x56, 4], bcd(30, 4)));
+  await host.ok(7, task([0x50, 12, 0, 2, 1], text('КАРТОЙ')));
+  t.same((await host.ok(8, task([0x46, 12, 0, 2, 1]))).subarray(2), text('КАРТОЙ'), 'read back');
+});

@@ -68,15 +68,20 @@ const ATOL_CODES: Record<RegisterErrorCode, number> = {
   NO_DATA: AE.FN_NO_DATA,
 };
 
-/** The tax-rate table (table 13, read with 46): row = EB/E6 taxType; field 1 name, field 2 rate ×100 (BCD2), field 3 tag-1199 code */
+/**
+ * The tax-rate table, table 13 «Налоги» ([A6]: field 1 name, 2 rate, 3 tax tag), read with 46. Row = the EB/E6
+ * taxType. Rows 1–6 in ATOL's factory order as [A2] knows it (20 %, 10 %, 0 %, none, 20/120, 10/110 — Crystal reads
+ * rows 1–6, field 1 and 2, and sends the row); rows 7–12 hold the rates added in 2025–2026. Field 2 is the rate × 100
+ * (BCD2), field 3 the tag-1199 code (1 byte) ⚠ — on a real device it may be the VAT-sum tag (1102…) instead.
+ */
 export const TAX_TABLE = 13;
 export const TAX_ROWS: ReadonlyArray<{ row: number; name: string; rate: number; code1199: number; vat: string }> = [
   { row: 1, name: 'НДС 20%', rate: 2000, code1199: 1, vat: 'vat20' },
   { row: 2, name: 'НДС 10%', rate: 1000, code1199: 2, vat: 'vat10' },
-  { row: 3, name: 'НДС 20/120', rate: 2000, code1199: 3, vat: 'vat120' },
-  { row: 4, name: 'НДС 10/110', rate: 1000, code1199: 4, vat: 'vat110' },
-  { row: 5, name: 'НДС 0%', rate: 0, code1199: 5, vat: 'vat0' },
-  { row: 6, name: 'БЕЗ НДС', rate: 0, code1199: 6, vat: 'none' },
+  { row: 3, name: 'НДС 0%', rate: 0, code1199: 5, vat: 'vat0' },
+  { row: 4, name: 'БЕЗ НДС', rate: 0, code1199: 6, vat: 'none' },
+  { row: 5, name: 'НДС 20/120', rate: 2000, code1199: 3, vat: 'vat120' },
+  { row: 6, name: 'НДС 10/110', rate: 1000, code1199: 4, vat: 'vat110' },
   { row: 7, name: 'НДС 5%', rate: 500, code1199: 7, vat: 'vat5' },
   { row: 8, name: 'НДС 7%', rate: 700, code1199: 8, vat: 'vat7' },
   { row: 9, name: 'НДС 5/105', rate: 500, code1199: 9, vat: 'vat105' },
@@ -140,7 +145,7 @@ export interface TaskOutcome {
   prints?: 'receipt' | 'x' | 'z';
 }
 
-type Level = 'any' | 'mode1' | 'mode2' | 'mode3';
+type Level = 'any' | 'mode1' | 'mode2' | 'mode3' | 'mode4';
 interface Command {
   /** mode the command needs; 'any' for queries and mode changes */
   level: Level;
@@ -185,6 +190,8 @@ export class AtolDevice implements EmulatedDevice {
   private reading: { tlvs: Buffer[]; next: number } | undefined;
   /** the last failed command: code (A4xx for FN commands), error, ext */
   private lastError = { command: 0, code: 0, ext: 0 };
+  /** values written with 50 */
+  private readonly tableWrites = new Map<string, Buffer>();
   /** 99 was accepted in the open receipt: mode 1 submode 4 (payments) */
   private paying = false;
   /** what 3F reports as the interface, set by the link that runs the task */
@@ -305,7 +312,7 @@ export class AtolDevice implements EmulatedDevice {
   }
 
   private refusal(cmd: Command): number | undefined {
-    const need = { any: -1, mode1: 1, mode2: 2, mode3: 3 }[cmd.level];
+    const need = { any: -1, mode1: 1, mode2: 2, mode3: 3, mode4: 4 }[cmd.level];
     if (need >= 0 && this.atolMode !== need) return AE.NOT_IN_MODE;
     const r = this.register;
     if (cmd.fiscal && r.fnExhausted && this.fnExhaustedCode) return this.fnExhaustedCode;
@@ -321,6 +328,7 @@ export class AtolDevice implements EmulatedDevice {
       [0x3f, c('any', () => this.status())],
       [0x45, c('any', () => this.stateCode())],
       [0x46, c('any', (p) => this.readTable(p))],
+      [0x50, c('mode4', (p) => this.writeTable(p))],
       [0x48, c('any', () => this.leaveMode())],
       [0x56, c('any', (p) => this.enterMode(p))],
       [0xa5, c('any', () => this.deviceInfo())],
@@ -421,15 +429,41 @@ export class AtolDevice implements EmulatedDevice {
 
   /** 46 table(1) row(2 BE) field(1) → 55 00 value */
   private readTable(p: Reader): Buffer {
+    const [table, row, field] = this.tableCell(p);
+    return ok(this.tableWrites.get(`${table}/${row}/${field}`) ?? this.tableDefault(table, row, field));
+  }
+
+  /** 50 table(1) row(u16 BE) field(1) value: mode 4; kept for later 46 reads (the register model does not use them) */
+  private writeTable(p: Reader): Buffer {
+    const [table, row, field] = this.tableCell(p);
+    this.tableWrites.set(`${table}/${row}/${field}`, Buffer.from(p.rest()));
+    return OK;
+  }
+
+  /**
+   * The tables hosts read: 2 «Тип и режимы кассы» (row 1, fields 1–0x72: 1 = register number in the shop, 0x37 =
+   * characters per line, others 0), 6 cliché (rows 1–20, field 1, 48 spaces), 12 payment names (rows 1–16, field 1),
+   * 13 «Налоги» (TAX_ROWS).
+   */
+  private tableCell(p: Reader): [number, number, number] {
     const table = p.uint(1);
     const row = p.uint(1) * 256 + p.uint(1);
     const field = p.uint(1);
-    if (table !== TAX_TABLE) refuse(AE.BAD_TABLE);
-    const t = TAX_ROWS.find((x) => x.row === row) ?? refuse(AE.BAD_ROW);
-    if (field === 1) return ok(fixedText(t.name, 20, 0x20));
-    if (field === 2) return ok(bcd(t.rate, 2));
-    if (field === 3) return ok(Buffer.from([t.code1199]));
-    return refuse(AE.BAD_FIELD);
+    const shape: Record<number, { rows: number; fields: number }> = { 2: { rows: 1, fields: 0x72 }, 6: { rows: 20, fields: 1 }, 12: { rows: 16, fields: 1 }, 13: { rows: TAX_ROWS.length, fields: 3 } };
+    const s = shape[table] ?? refuse(AE.BAD_TABLE);
+    if (row < 1 || row > s.rows) refuse(AE.BAD_ROW);
+    if (field < 1 || field > s.fields) refuse(AE.BAD_FIELD);
+    return [table, row, field];
+  }
+
+  private tableDefault(table: number, row: number, field: number): Buffer {
+    if (table === 2) return bcd(field === 1 ? 1 : field === 0x37 ? 48 : 0, 1);
+    if (table === 6) return Buffer.alloc(48, 0x20);
+    if (table === 12) return fixedText(['НАЛИЧНЫМИ', 'ЭЛЕКТРОННЫМИ', 'ПРЕДОПЛАТА', 'КРЕДИТ', 'ВСТРЕЧНОЕ ПРЕДОСТАВЛЕНИЕ'][row - 1] ?? '', 24, 0x20);
+    const t = TAX_ROWS[row - 1]!;
+    if (field === 1) return fixedText(t.name, 20, 0x20);
+    if (field === 2) return bcd(t.rate, 2);
+    return Buffer.from([t.code1199]);
   }
 
   /** 91 reg p1 p2 → 55 00 value */
