@@ -38,11 +38,13 @@ export function exitAfterDrain(code: number, o: ExitOptions = {}): Promise<void>
   const exit = o.exit ?? ((c: number) => process.exit(c));
   process.exitCode = code;
   let done = false;
+  let timer: NodeJS.Timeout | undefined;
   const finish = (): void => {
     if (done) return;
     done = true;
+    clearTimeout(timer);
     exit(code);
   };
-  if (o.maxWaitMs !== undefined) setTimeout(finish, o.maxWaitMs).unref();
+  if (o.maxWaitMs !== undefined) timer = setTimeout(finish, o.maxWaitMs);
   return drained(o.streams).then(finish);
 }
