@@ -96,7 +96,7 @@ t.test('errors: A4 + 55 err ext synchronously, A7 async; the queue behind stops 
 });
 
 t.test('print time: Z shows 23h then 17h in 45, other tasks wait (A1) and finish asynchronously', async (t) => {
-  const { emu, host } = setup(t, 400);
+  const { emu, host } = setup(t, 1200);
   await host.ok(1, mode1);
   await host.ok(2, task([0x9a, 0]));
   await host.ok(3, task([0x48]));
@@ -107,11 +107,16 @@ t.test('print time: Z shows 23h then 17h in 45, other tasks wait (A1) and finish
   t.equal(first[1], 0x23, 'Z printing');
   const queued = await host.send(add(7, task([0x48])));
   t.same(queued, hex('A1'), 'a non-query task waits for the printer');
-  await new Promise((r) => setTimeout(r, 250));
-  const second = await host.ok(8, task([0x45]));
+  // poll as hosts do until the phase changes (no fixed wait)
+  let tid = 8;
+  let second = first;
+  while (second[1] === 0x23) {
+    await new Promise((r) => setTimeout(r, 50));
+    second = await host.ok(tid++, task([0x45]));
+  }
   t.equal(second[1], 0x17, 'FN part of the Z');
-  t.same(await host.asyncResult(7, 2000), hex('A6 07 55 00 00'), 'the waiting task ran after the print');
-  const after = await host.ok(9, task([0x45]));
+  t.same(await host.asyncResult(7, 3000), hex('A6 07 55 00 00'), 'the waiting task ran after the print');
+  const after = await host.ok(tid, task([0x45]));
   t.equal(after[1], 0x00, 'mode 0 after 48');
   t.equal(emu.journal.lastDocument?.type, 5);
 });
@@ -302,4 +307,17 @@ t.test('tables: 46 reads 2, 6, 12, 13 in any mode; 50 writes in mode 4 only', as
   await host.ok(6, task([0x56, 4], bcd(30, 4)));
   await host.ok(7, task([0x50, 12, 0, 2, 1], text('КАРТОЙ')));
   t.same((await host.ok(8, task([0x46, 12, 0, 2, 1]))).subarray(2), text('КАРТОЙ'), 'read back');
+});
+
+t.test('print time: only whole documents (9A 4A 49 4F 67 5A) keep the printer busy, not items or payments', async (t) => {
+  const { host } = setup(t, 5000);
+  await host.ok(1, mode1);
+  await host.ok(2, task([0x92, 0, 1]));
+  await host.ok(3, task([0xeb, 0], bcd(1000, 7), bcd(1000, 5), bcd(0, 7), [4], bcd(0, 7), [1, 1, 4, 0], bcd(0, 7), [0, 0], text('A')));
+  await host.ok(4, task([0x99, 0, 1], bcd(1000, 5)));
+  await host.ok(5, task([0x4a, 0, 1], bcd(0, 5)));
+  t.same(await host.send(add(6, task([0x92, 0, 1]))), hex('A1'));
+  t.ok(await host.rx.quiet(300), 'the next receipt waits for the 4A print');
+  t.same(await host.send(hex('C3 06')), hex('A1'), 'still pending');
+  t.equal((await host.ok(7, STATUS))[0], 0x44, 'status meanwhile');
 });

@@ -149,7 +149,10 @@ type Level = 'any' | 'mode1' | 'mode2' | 'mode3' | 'mode4';
 interface Command {
   /** mode the command needs; 'any' for queries and mode changes */
   level: Level;
+  /** needs paper and a closed cover */
   prints?: boolean;
+  /** prints a whole document: the printer is busy for the print time afterwards */
+  long?: boolean;
   fiscal?: boolean;
   run: (p: Reader) => Buffer | TaskOutcome;
 }
@@ -302,7 +305,7 @@ export class AtolDevice implements EmulatedDevice {
       if (refusal !== undefined) return errAnswer(refusal);
       const r = cmd.run(new Reader(payload, code > 0xff ? 4 : 3));
       const outcome = Buffer.isBuffer(r) ? { data: r, error: false } : r;
-      if (cmd.prints && !outcome.error && !outcome.prints) outcome.prints = 'receipt';
+      if (cmd.long && !outcome.error && !outcome.prints) outcome.prints = 'receipt';
       return outcome;
     } catch (e) {
       if (e instanceof AtolRefusal) return errAnswer(e.atolCode);
@@ -340,7 +343,7 @@ export class AtolDevice implements EmulatedDevice {
       ...[0x4c, 0x6c, 0x73, 0x75, 0x87, 0x95, 0xab, 0xc1, 0xc2].map((code): [number, Command] => [code, c('any', (p) => (p.rest(), OK), { prints: true })]),
       ...[0x47, 0x80, 0x85, 0x88, 0x82].map((code): [number, Command] => [code, c('any', (p) => (p.rest(), OK))]),
       [0x91, c('any', (p) => this.readRegister(p))],
-      [0x9a, c('mode1', () => (r.openShift(), OK), fiscal)],
+      [0x9a, c('mode1', () => (r.openShift(), OK), { ...fiscal, long: true })],
       [0x92, c('mode1', (p) => this.openReceipt(p), fiscal)],
       [0xea, c('mode1', () => this.beginItem())],
       [0xeb, c('mode1', (p) => this.endItem(p), fiscal)],
@@ -349,8 +352,8 @@ export class AtolDevice implements EmulatedDevice {
       [0x99, c('mode1', (p) => this.payment(p), fiscal)],
       [0x4a, c('mode1', (p) => this.closeReceipt(p), fiscal)],
       [0x59, c('mode1', () => this.cancelReceipt())],
-      [0x49, c('mode1', (p) => this.cashInOut(p, 'cash_in'), { prints: true })],
-      [0x4f, c('mode1', (p) => this.cashInOut(p, 'cash_out'), { prints: true })],
+      [0x49, c('mode1', (p) => this.cashInOut(p, 'cash_in'), { prints: true, long: true })],
+      [0x4f, c('mode1', (p) => this.cashInOut(p, 'cash_out'), { prints: true, long: true })],
       [0x67, c('mode2', (p) => (p.rest(), r.xReport(), { data: OK, error: false, prints: 'x' }), { prints: true })],
       [0x5a, c('mode3', () => this.zReport(), fiscal)],
       [0xa410, c('any', () => this.fnShift())],
