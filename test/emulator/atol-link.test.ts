@@ -286,14 +286,14 @@ t.test('91 33 / 34 dates are DD MM YY hh mm; correction receipts 7 and 9; E8 spl
 });
 
 t.test('a failing task stops the ones queued behind it (A5) unless it ignores errors', async (t) => {
-  const { host } = setup(t, 300);
+  const { host } = setup(t, 1000);
   await host.ok(1, mode1);
   await host.ok(2, task([0x9a, 0]));
   t.same(await host.send(add(3, task([0x92, 0, 1]))), hex('A1'), 'waits for the printer');
   t.same(await host.send(add(4, task([0x92, 0, 1]))), hex('A1'), 'queued behind');
   t.same(await host.send(add(5, task([0x59]))), hex('A1'));
-  t.same(await host.asyncResult(3, 2000), hex('A6 03 55 00 00'));
-  t.same(await host.asyncResult(4, 2000), hex('A7 04 55 9B 00'), 'a second open: 9Bh');
+  t.same(await host.asyncResult(3, 4000), hex('A6 03 55 00 00'));
+  t.same(await host.asyncResult(4, 4000), hex('A7 04 55 9B 00'), 'a second open: 9Bh');
   t.same(await host.send(hex('C3 05')), hex('A5'), 'the task behind was stopped');
 });
 
