@@ -39,6 +39,8 @@ if (values.sustained) size.sustained = Number(values.sustained);
 if (values.history) size.history = Number(values.history);
 
 let interrupted = false;
+/** a missing external tool (socat, …) is its one-line message, not a stack trace */
+const oneLine = (err: unknown): string | undefined => ((err as { code?: unknown })?.code === 'MISSING_TOOL' ? (err as Error).message : undefined);
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   // Ctrl-C reaches npm, tsx and this process alike, and tsx relays it again: later signals must not cut the cleanup
   process.on(sig, () => {
@@ -53,7 +55,7 @@ for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
   process.on(event, (err: unknown) => {
     if (interrupted) return;
     interrupted = true;
-    process.stderr.write(`bench failed: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(`bench failed: ${oneLine(err) ?? (err as Error)?.stack ?? String(err)}\n`);
     void cleanup({ final: true }).finally(() => exitAfterDrain(1));
   });
 }
@@ -113,7 +115,7 @@ main().then(
   },
   (err: Error) => {
     if (interrupted) return;
-    process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`);
+    process.stderr.write(`bench failed: ${oneLine(err) ?? err.stack ?? err.message}\n`);
     process.exitCode = 1;
   },
 );
