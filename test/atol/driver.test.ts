@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import { AtolDriver, type AtolDriverOptions } from '../../drivers/atol/driver.ts';
 import { UncertainError } from '../../drivers/atol/errors.ts';
 import { DriverError, type FiscalReceipt } from '../../drivers/types.ts';
@@ -380,4 +381,43 @@ t.test('a replugged port: openPort is called again and the buffer is aborted fir
   t.equal(opens, 2);
   t.equal(reg.peer.packets[0]!.data[0], 0xc4);
   t.equal(codeOf(reg.peer.executed[0]!), '3F');
+});
+
+t.test('property: line trouble never makes the driver claim a receipt the FN lacks, nor fail one it holds without uncertainty', async (t) => {
+  const fault = fc.record({
+    after: fc.integer({ min: 0, max: 30 }),
+    kind: fc.constantFrom('loseAnswers', 'corruptAnswers', 'emptyAnswers', 'dropAdds', 'loseAddAnswers', 'loseAsync'),
+    n: fc.integer({ min: 1, max: 3 }),
+  });
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom<PeerDelivery>('sync', 'async', 'poll'), fc.array(fault, { maxLength: 4 }), async (delivery, faults) => {
+      const reg = new FakeAtol(delivery);
+      const { driver } = setup(reg);
+      let packets = 0;
+      const peer = reg.peer;
+      const orig = peer.port.fromHost;
+      peer.port.fromHost = (chunk) => {
+        packets++;
+        for (const f of faults) if (f.after === packets) Object.assign(peer.faults, { [f.kind]: f.n });
+        orig(chunk);
+      };
+      const before = reg.docs.length;
+      let outcome: 'done' | 'uncertain' | 'failed';
+      let fd = 0;
+      try {
+        fd = (await driver.fiscalize(receipt())).fdNumber;
+        outcome = 'done';
+      } catch (err) {
+        if (!(err instanceof DriverError)) throw err;
+        outcome = err.kind === 'uncertain' ? 'uncertain' : 'failed';
+      }
+      const receipts = reg.docs.slice(before).filter((d) => d.type === 3);
+      if (receipts.length > 1) return false;
+      if (outcome === 'done') return receipts.length === 1 && receipts[0]!.fd === fd && receipts[0]!.total === 180000;
+      if (outcome === 'failed') return receipts.length === 0;
+      return true;
+    }),
+    { numRuns: 40 },
+  );
+  t.pass('40 runs');
 });
