@@ -4,8 +4,10 @@
  */
 import t from 'tap';
 import { conformance } from './suite.ts';
+import { atol } from './atol.ts';
 import { shtrih } from './shtrih.ts';
 
 t.setTimeout(600_000);
 
 conformance(t, shtrih);
+conformance(t, atol);
