@@ -100,6 +100,12 @@ t.test('pty, async-style host (C2 after every A6): full cycle and read-back', as
   t.same([unbcd(r33.subarray(2, 7)), r33[7], unbcd(r33.subarray(8, 15)), unbcd(r33.subarray(20, 25))], [doc.fd, 1, total, doc.fiscalSign], '91 33');
   const r34 = await run(task([0x91, 0x34, 0, 0]));
   t.same([unbcd(r34.subarray(2, 7)), unbcd(r34.subarray(12, 17))], [doc.fd, doc.fiscalSign], '91 34');
+  t.equal(unbcd((await run(task([0x91, 0x01, 1, 0]))).subarray(2)), total, '91 01: приход total of the shift');
+  t.equal(unbcd((await run(task([0x91, 0x03, 1, 2]))).subarray(2)), total, '91 03: paid electronically');
+  t.equal(unbcd((await run(task([0x91, 0x03, 1, 1]))).subarray(2)), 0, '91 03: nothing in cash');
+  t.equal(unbcd((await run(task([0x91, 0x06, 1, 0]))).subarray(2)), 1, '91 06: one receipt');
+  const a443 = await run(task([0xa4, 0x43]));
+  t.equal(a443.subarray(7, 19).toString('ascii').trim(), emu.journal.identity.inn, 'A4 43: INN after the date');
   const fdLe = Buffer.alloc(4);
   fdLe.writeUInt32LE(doc.fd);
   const a440 = await run(task([0xa4, 0x40], fdLe));

@@ -363,6 +363,7 @@ export class AtolDevice implements EmulatedDevice {
       [0xa432, c('any', () => this.fnValidity())],
       [0xa440, c('any', (p) => this.fnFind(p))],
       [0xa442, c('any', () => ok(writeUIntLE(Math.min(this.journal.ofdQueue().count, 0xffff), 2)))],
+      [0xa443, c('any', () => this.fnRegistration())],
       [0xa445, c('any', (p) => this.fnReadBegin(p))],
       [0xa446, c('any', () => this.fnReadNext())],
     ]);
@@ -472,6 +473,8 @@ export class AtolDevice implements EmulatedDevice {
   /** 91 reg p1 p2 → 55 00 value */
   private readRegister(p: Reader): Buffer {
     const reg = p.uint(1);
+    const p1 = p.remaining > 0 ? p.uint(1) : 0;
+    const p2 = p.remaining > 0 ? p.uint(1) : 0;
     p.rest();
     const j = this.journal;
     switch (reg) {
@@ -500,6 +503,22 @@ export class AtolDevice implements EmulatedDevice {
       }
       case 0x0a:
         return ok(bcd(this.register.cashInDrawer(), 7));
+      case 0x01:
+      case 0x0c:
+        return ok(bcd(j.shift.counters.totals[opOfType(p1)], 7));
+      case 0x03: {
+        const kind = PAYMENT_KINDS[p2] ?? refuse(AE.BAD_FORMAT);
+        return ok(bcd(j.shift.counters.payments[opOfType(p1)][kind], 7));
+      }
+      case 0x04:
+        return ok(bcd(j.shift.counters.cashIn, 7));
+      case 0x05:
+        return ok(bcd(j.shift.counters.cashOut, 7));
+      case 0x06: {
+        const c = j.shift.counters;
+        const op = opOfType(p1);
+        return ok(bcd(c.receipts[op] + c.corrections[op], 5));
+      }
       case 0x11: {
         const now = formatLocal(this.clock.localMs());
         return ok(Buffer.concat([bcdDateTime(now).subarray(0, 3), bcdTime(now)]));
@@ -579,6 +598,16 @@ export class AtolDevice implements EmulatedDevice {
     const oldest = this.journal.ofdQueue().first;
     return (left <= 3 * DAY_MS ? 1 : 0) | (left <= 30 * DAY_MS ? 2 : 0)
       | (oldest && now - parseLocal(oldest.dateTime) > 30 * DAY_MS ? 8 : 0);
+  }
+
+  /** A4 43 (the FN's 43h): date-time5 INN(12 ASCII) RNM(20 ASCII) taxSystems(1) mode(1) fd(u32 LE) fp(u32 LE) */
+  private fnRegistration(): Buffer {
+    const id = this.journal.identity;
+    return ok(Buffer.concat([
+      dateTime5(REGISTERED_AT), Buffer.from(id.inn.padEnd(12).slice(0, 12), 'ascii'),
+      Buffer.from(id.registrationNumber.padEnd(20).slice(0, 20), 'ascii'), Buffer.from([id.taxSystems & 0xff, 0]),
+      writeUIntLE(0, 4), writeUIntLE(0, 4),
+    ]));
   }
 
   /** A4 32: YY MM DD (binary) remaining re-registrations, done */
@@ -779,6 +808,16 @@ export class AtolDevice implements EmulatedDevice {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/** the registration report is not in the journal: a fixed date before any document */
+const REGISTERED_AT = '2025-12-01T09:00:00';
+
+const PAYMENT_KINDS: Record<number, keyof Payments> = { 1: 'cash', 2: 'electronic', 3: 'prepaid', 4: 'credit', 5: 'other' };
+
+/** 92 receipt type (register parameter) → tag 1054 key; 0 and unknown → приход */
+function opOfType(type: number): '1' | '2' | '3' | '4' {
+  return (({ 1: '1', 2: '2', 4: '3', 5: '4' } as const)[type as 1 | 2 | 4 | 5]) ?? '1';
+}
 
 function emptyPayments(): Payments {
   return { cash: 0, electronic: 0, prepaid: 0, credit: 0, other: 0 };
