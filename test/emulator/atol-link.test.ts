@@ -321,3 +321,24 @@ t.test('print time: only whole documents (9A 4A 49 4F 67 5A) keep the printer bu
   t.same(await host.send(hex('C3 06')), hex('A1'), 'still pending');
   t.equal((await host.ok(7, STATUS))[0], 0x44, 'status meanwhile');
 });
+
+t.test('property: any task payload is answered without throwing; any byte stream leaves the link answering', async (t) => {
+  const { AtolDevice } = await import('../../drivers/emulator/atol/device.ts');
+  const { Journal } = await import('../../drivers/emulator/journal.ts');
+  const { DeviceClock } = await import('../../drivers/emulator/clock.ts');
+  const fc = (await import('fast-check')).default;
+  const dev = new AtolDevice({ journal: new Journal(), clock: new DeviceClock({ utcOffsetMinutes: 0 }) });
+  const codes = [0x3f, 0x45, 0x46, 0x48, 0x49, 0x4a, 0x4f, 0x50, 0x56, 0x59, 0x5a, 0x67, 0x91, 0x92, 0x99, 0x9a, 0xa4, 0xa5, 0xe6, 0xe8, 0xea, 0xeb];
+  fc.assert(fc.property(fc.constantFrom(...codes), fc.uint8Array({ maxLength: 80 }), (code, rest) => {
+    const out = dev.execute(Buffer.concat([Buffer.from([0, 0, code]), Buffer.from(rest)]));
+    return out.data.length >= 1 && (!out.error || (out.data[0] === 0x55 && out.data[1] !== 0));
+  }), { numRuns: 3000 });
+  const { host, hostEnd } = setup(t);
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (noise) => {
+    hostEnd.write(Buffer.from(noise));
+    return true;
+  }), { numRuns: 200 });
+  await new Promise((r) => setTimeout(r, 1200)); // a partial frame from the noise is dropped after 500 ms of silence
+  while (host.rx.count) await host.rx.next();
+  t.same(await host.send(hex('C4'), 0x77), hex('A3'), 'still answering after the noise');
+});
