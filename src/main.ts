@@ -10,6 +10,7 @@ import { createNotifier } from './system/sd-notify.ts';
 import { serve } from './system/lifecycle.ts';
 import { formatCandidates } from './device/ports-format.ts';
 import { identify, type Identified } from './device/identify.ts';
+import { PROTOCOLS, type ProtocolName } from '../drivers/protocols.ts';
 import { explainOpenError, levelCode, repairDb } from './queue/repair.ts';
 import * as path from 'node:path';
 
@@ -20,7 +21,8 @@ Usage:
                     [--data-dir DIR] [--web-port N]
   kkt-gateway ports [--device PATH|tcp://host:port]… [--no-probe]
                                     list serial/USB candidates and ask each which register answers
-  kkt-gateway demo  [--once]        embedded broker + emulator + gateway, one sample receipt
+  kkt-gateway demo  [--once] [--protocol shtrih|atol]
+                                    embedded broker + emulator + gateway, one sample receipt
   kkt-gateway repair-db [--config FILE | --data-dir DIR]
                                     repair a damaged receipt database (a copy is kept aside first)
 
@@ -36,6 +38,7 @@ const options = {
   'data-dir': { type: 'string' },
   'web-port': { type: 'string' },
   once: { type: 'boolean' },
+  protocol: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -195,7 +198,14 @@ export async function main(argv: string[]): Promise<number> {
     case 'ports':
       return ports(values);
     case 'demo':
-      return (await import('./cli/demo.ts')).demo({ once: values.once === true });
+    {
+      const protocol = lastOf(values.protocol) ?? 'shtrih';
+      if (!(PROTOCOLS as readonly string[]).includes(protocol)) {
+        process.stderr.write(`--protocol takes ${PROTOCOLS.join(' or ')}, not ${protocol}\n`);
+        return 64;
+      }
+      return (await import('./cli/demo.ts')).demo({ once: values.once === true, protocol: protocol as ProtocolName });
+    }
     default:
       process.stderr.write(`unknown command ${command}\n\n${USAGE}\n`);
       return 64;

@@ -14,6 +14,7 @@ import { parseConfig } from '../config/index.ts';
 import { createLogger } from '../log.ts';
 import { buildGateway } from '../app.ts';
 import { Emulator } from '../../drivers/emulator/emulator.ts';
+import type { ProtocolName } from '../../drivers/protocols.ts';
 import { sampleReceipt } from './sample.ts';
 
 async function listen(server: Server, port: number): Promise<number> {
@@ -37,10 +38,10 @@ interface DemoRegister {
  * The one place that makes the demo's register: the emulator on a TCP port of 127.0.0.1 (`tcp://…`, which the
  * driver speaks like a tty), so no external tool is needed. The same link options as `kkt-emulator --tcp`.
  */
-async function startRegister(journalPath: string): Promise<DemoRegister> {
-  const emulator = new Emulator({ journalPath });
-  // a Shtrih register over TCP sends a 0xFF filler after each ACK of the host
-  const linkOpts = { fillerAfterAck: true };
+async function startRegister(journalPath: string, protocol: ProtocolName): Promise<DemoRegister> {
+  const emulator = new Emulator({ journalPath, protocol });
+  // a Shtrih register over TCP sends a 0xFF filler after each ACK of the host (ATOL has no ACK byte)
+  const linkOpts = protocol === 'shtrih' ? { fillerAfterAck: true } : {};
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -61,7 +62,7 @@ async function startRegister(journalPath: string): Promise<DemoRegister> {
   };
 }
 
-export async function demo(opts: { once: boolean }): Promise<number> {
+export async function demo(opts: { once: boolean; protocol?: ProtocolName }): Promise<number> {
   const out = (s: string): boolean => process.stdout.write(`${s}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'kkt-demo-'));
 
@@ -70,7 +71,8 @@ export async function demo(opts: { once: boolean }): Promise<number> {
   const port = await listen(server, 1883);
   const url = `mqtt://127.0.0.1:${port}`;
 
-  const register = await startRegister(join(dir, 'fn-journal.jsonl'));
+  const protocol = opts.protocol ?? 'shtrih';
+  const register = await startRegister(join(dir, 'fn-journal.jsonl'), protocol);
 
   const config = parseConfig({
     gateway_id: 'demo',
@@ -84,7 +86,7 @@ export async function demo(opts: { once: boolean }): Promise<number> {
   gw.start();
 
   out(`broker    ${url} (aedes, embedded)`);
-  out(`register  emulator on ${register.port} (journal ${join(dir, 'fn-journal.jsonl')})`);
+  out(`register  ${protocol === 'atol' ? 'ATOL' : 'Shtrih-M'} emulator on ${register.port}, found by the gateway itself (journal ${join(dir, 'fn-journal.jsonl')})`);
   out(`gateway   base topic ${config.mqtt.base_topic}, data in ${config.data_dir}`);
 
   const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `kkt-demo-store-${process.pid}` });

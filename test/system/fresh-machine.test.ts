@@ -30,9 +30,9 @@ function pathWith(base: string, ...commands: Array<[name: string, target: string
 
 const noStackTrace = (s: string): boolean => !/^\s+at /m.test(s);
 
-t.test('the demo with a PATH that holds only node reaches a done result with a fiscal document number', async (t) => {
+for (const protocol of ['shtrih', 'atol'] as const) t.test(`the demo (${protocol}) with a PATH that holds only node reaches a done result with a fiscal document number`, async (t) => {
   const base = t.testdir();
-  const child = spawn(process.execPath, [join(ROOT, 'bin/kkt-gateway.js'), 'demo', '--once'], {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/kkt-gateway.js'), 'demo', '--once', '--protocol', protocol], {
     cwd: ROOT,
     env: { PATH: pathWith(base), TMPDIR: base },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -43,7 +43,7 @@ t.test('the demo with a PATH that holds only node reaches a done result with a f
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
   t.equal(code, 0, `exit 0 (stderr: ${stderr})`);
-  t.match(stdout, /^register {2}emulator on tcp:\/\/127\.0\.0\.1:\d+ /m, 'the emulator over TCP, no socat');
+  t.match(stdout, new RegExp(`^register {2}${protocol === 'atol' ? 'ATOL' : 'Shtrih-M'} emulator on tcp://127\\.0\\.0\\.1:\\d+, found by the gateway itself`, 'm'), 'the emulator over TCP, no socat');
   const results = stdout
     .split('\n')
     .filter((l) => l.startsWith('result    '))
