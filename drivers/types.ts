@@ -139,6 +139,8 @@ export interface DeviceInfo {
   /** taxation systems the register is registered for, when it says */
   taxSystems?: TaxSystem[];
   registrationNumber?: string;
+  /** the whole registration data, when the register gave it */
+  registration?: RegistrationData;
 }
 
 export type ShiftState = 'closed' | 'open' | 'expired';
@@ -174,7 +176,103 @@ export interface DeviceStatus {
   fn?: FnState;
 }
 
-export interface ZReportResult extends ShiftResult {}
+export interface ZReportResult extends ShiftResult {
+  /** documents not yet confirmed by the OFD, read from the FN after the close */
+  unsentCount?: number;
+}
+
+/** Operation names of tag 1054, as the figures use them. */
+export type OpName = 'sell' | 'sell_refund' | 'buy' | 'buy_refund';
+
+/** What the register was registered (fiscalized) with: Shtrih FF09 / table 18, ATOL registers and FN reads. */
+export interface RegistrationData {
+  inn: string;
+  /** РНМ, tag 1037 */
+  registrationNumber: string;
+  /** tag 1062 */
+  taxSystems: TaxSystem[];
+  /** work-mode flags (FF09 work mode byte: bit0 encryption … bit5 internet) */
+  modes: { encryption: boolean; autonomous: boolean; automatic: boolean; services: boolean; bso: boolean; internet: boolean };
+  /** the raw work-mode byte, for flags not named above */
+  modeBits: number;
+  /** FFD 1.1/1.2 answers: extended flags and the OFD's INN */
+  extendedModeBits?: number;
+  ofdInn?: string;
+  /** the registration (or re-registration) report */
+  fdNumber?: number;
+  fiscalSign?: number;
+  dateTime?: string;
+}
+
+/**
+ * The register's own counters (what its paper Z-report prints). Money in kopecks. Read just before the shift is
+ * closed; `missing` names every figure this firmware did not give (a refused command), never a silent zero.
+ */
+export interface ShiftFigures {
+  shiftNumber?: number;
+  /** receipts (corrections included) per operation this shift */
+  counts: Record<OpName, number>;
+  /** correction receipts this shift, all operations */
+  corrections?: number;
+  /** sums per operation and payment kind this shift */
+  sums: Record<OpName, Payments>;
+  cashIn: number;
+  cashOut: number;
+  cashInCount?: number;
+  cashOutCount?: number;
+  /** cash in the drawer */
+  cashInDrawer?: number;
+  /** нарастающий итог per operation: never cleared by a Z-report */
+  cumulative?: Record<OpName, number>;
+  missing: string[];
+}
+
+/** One item of a fiscal document as the FN holds it (tag 1059). */
+export interface FnItemCopy {
+  name: string;
+  /** kopecks (1079) */
+  price: number;
+  /** thousandths (1023) */
+  quantity: number;
+  /** kopecks (1043) */
+  sum: number;
+  /** 1199 */
+  vatRate?: number;
+  /** 1214 */
+  paymentMethod?: number;
+  /** 1212 */
+  paymentObject?: number;
+}
+
+/** A fiscal document read back from the FN as TLVs (Shtrih FF3A/FF3B, ATOL A4 45/46), the known tags decoded. */
+export interface FnDocumentCopy {
+  fdNumber: number;
+  /** FFD document type (3 receipt, 31 correction, 2 shift open, 5 shift close, …) */
+  type: number;
+  /** 1054 */
+  operation?: number;
+  /** 1020, kopecks */
+  total?: number;
+  /** 1031, 1081, 1215, 1216, 1217 */
+  payments?: Payments;
+  items?: FnItemCopy[];
+  /** 1008 */
+  customerContact?: string;
+  /** 1021 */
+  cashier?: string;
+  /** 1038 */
+  shiftNumber?: number;
+  /** 1042 */
+  receiptNumber?: number;
+  /** 1040 */
+  fd?: number;
+  /** 1077 as the UInt32 */
+  fiscalSign?: number;
+  /** 1012, "YYYY-MM-DDTHH:MM" */
+  dateTime?: string;
+  /** every tag as read: number → decoded value (strings, integers, nested STLVs as arrays of objects) */
+  tags: Record<string, unknown>;
+}
 
 /**
  * How a failure should be treated:
@@ -239,5 +337,11 @@ export interface FiscalDriver {
   cashOut(sum: number): Promise<void>;
   /** waits for paper to come back and continues a print that stopped (B0h) */
   continuePrint(): Promise<void>;
+  /** the registration data (read at open; cached in info().registration) */
+  registration?(): Promise<RegistrationData | undefined>;
+  /** the register's own counters of the open shift and its cumulative totals */
+  shiftFigures?(): Promise<ShiftFigures>;
+  /** a fiscal document's copy from the FN; undefined when the FN has no such document */
+  documentCopy?(fdNumber: number): Promise<FnDocumentCopy | undefined>;
   close(): Promise<void>;
 }
