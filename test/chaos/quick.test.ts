@@ -6,6 +6,9 @@ import t from 'tap';
 import { faultCampaign, brokerCampaign, fuzzCampaign } from '../../scripts/chaos/campaigns.ts';
 import { RIG_PROTOCOLS, type RigProtocol } from '../helpers/rig.ts';
 
+// two protocols' campaigns take about 1.5 min here; more on a loaded CI machine
+t.setTimeout(400_000);
+
 const seed = Number(process.env.KKT_CHAOS_SEED ?? Date.now() % 2 ** 31);
 const SIZE: Record<RigProtocol, { faults: number; broker: number; restarts: number; payloads: number }> = {
   shtrih: { faults: 100, broker: 150, restarts: 3, payloads: 1000 },

@@ -2,6 +2,8 @@ import t from 'tap';
 import { runCrashCampaign } from '../../scripts/chaos/crash.ts';
 import { RIG_PROTOCOLS, type RigProtocol } from '../helpers/rig.ts';
 
+t.setTimeout(300_000);
+
 /** per protocol: Shtrih the full quick size, the others a smaller one (test time) */
 const SIZE: Record<RigProtocol, { receipts: number; kills: number }> = { shtrih: { receipts: 40, kills: 5 }, atol: { receipts: 30, kills: 4 } };
 

@@ -84,7 +84,7 @@ export class StoreClient {
 export type RigProtocol = 'shtrih' | 'atol';
 
 /** the protocols the gateway-level tests (scenarios, crash, quick chaos) run on */
-export const RIG_PROTOCOLS: readonly RigProtocol[] = ['shtrih'];
+export const RIG_PROTOCOLS: readonly RigProtocol[] = ['shtrih', 'atol'];
 
 export interface RigOptions {
   /**
