@@ -669,3 +669,97 @@ export function topLevelTlvs(tlvs: Buffer): Map<number, Buffer> {
 export function decodeTableValue(req: Buffer, r: TaskResult): Buffer {
   return Buffer.from(answerData(req, r, 0x55, 2).subarray(2));
 }
+
+// ------------------------------------------------------------------------------------------------ document copy
+
+/** A document read back as TLVs (A4 45/46), the known tags decoded; the shape of types.ts FnDocumentCopy. */
+export interface DocumentCopy {
+  fdNumber: number;
+  type: number;
+  operation?: number;
+  total?: number;
+  payments?: Payments;
+  items?: Array<{ name: string; price: number; quantity: number; sum: number; vatRate?: number; paymentMethod?: number; paymentObject?: number }>;
+  customerContact?: string;
+  cashier?: string;
+  shiftNumber?: number;
+  receiptNumber?: number;
+  fd?: number;
+  fiscalSign?: number;
+  dateTime?: string;
+  tags: Record<string, unknown>;
+}
+
+const STLV_TAGS = new Set([1059, 1174, 1224, 1084, 1223, 1260]);
+const TEXT_TAGS = new Set([1008, 1009, 1013, 1017, 1018, 1021, 1026, 1030, 1036, 1037, 1041, 1044, 1046, 1048, 1060, 1117, 1171, 1177, 1179, 1187, 1191, 1192, 1203, 1225, 1226, 1227, 1228, 2108]);
+
+function tlvValue(tag: number, v: Buffer): unknown {
+  if (STLV_TAGS.has(tag)) return tlvRecord(v);
+  if (TEXT_TAGS.has(tag)) return iconv.decode(v, 'cp866').replace(/\0+$/, '').trim();
+  if (tag === 1012) return new Date(uLE(v, 0, Math.min(4, v.length)) * 1000).toISOString().slice(0, 16);
+  if (tag === 1077) return v.length >= 4 ? v.readUInt32BE(v.length - 4) : 0;
+  if (tag === 1023) return fvlnThousandths(v);
+  if (v.length <= 6) return uLE(v, 0, v.length);
+  return v.toString('hex');
+}
+
+/** FVLN: first byte = digits after the point, then a LE integer → thousandths */
+function fvlnThousandths(v: Buffer): number {
+  if (v.length < 2) return 0;
+  const point = v[0]!;
+  const raw = uLE(v, 1, Math.min(v.length - 1, 6));
+  return point <= 3 ? raw * 10 ** (3 - point) : Math.round(raw / 10 ** (point - 3));
+}
+
+/** TLVs → { tag: value }; a repeated tag becomes an array of its values */
+function tlvRecord(buf: Buffer): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let off = 0; off + 4 <= buf.length; ) {
+    const tag = buf.readUInt16LE(off);
+    const len = buf.readUInt16LE(off + 2);
+    const v = buf.subarray(off + 4, off + 4 + len);
+    if (v.length < len) break;
+    off += 4 + len;
+    const value = tlvValue(tag, Buffer.from(v));
+    const key = String(tag);
+    if (tag === 1059) out[key] = [...((out[key] as unknown[] | undefined) ?? []), value];
+    else if (key in out) out[key] = Array.isArray(out[key]) ? [...(out[key] as unknown[]), value] : [out[key], value];
+    else out[key] = value;
+  }
+  return out;
+}
+
+export function documentCopyFromTlv(fdNumber: number, type: number, tlvs: Buffer): DocumentCopy {
+  const tags = tlvRecord(tlvs);
+  const num = (tag: number): number | undefined => (typeof tags[tag] === 'number' ? (tags[tag] as number) : undefined);
+  const str = (tag: number): string | undefined => (typeof tags[tag] === 'string' ? (tags[tag] as string) : undefined);
+  const copy: DocumentCopy = { fdNumber, type, tags };
+  const set = <K extends keyof DocumentCopy>(k: K, v: DocumentCopy[K] | undefined): void => {
+    if (v !== undefined) copy[k] = v;
+  };
+  set('fd', num(1040));
+  set('operation', num(1054));
+  set('total', num(1020));
+  set('customerContact', str(1008));
+  set('cashier', str(1021));
+  set('shiftNumber', num(1038));
+  set('receiptNumber', num(1042));
+  set('fiscalSign', num(1077));
+  set('dateTime', str(1012));
+  if ([1031, 1081, 1215, 1216, 1217].some((x) => num(x) !== undefined)) {
+    copy.payments = { cash: num(1031) ?? 0, electronic: num(1081) ?? 0, prepaid: num(1215) ?? 0, credit: num(1216) ?? 0, other: num(1217) ?? 0 };
+  }
+  const items = tags['1059'];
+  if (Array.isArray(items)) {
+    copy.items = items.map((raw) => {
+      const it = raw as Record<string, unknown>;
+      const n = (tag: number): number | undefined => (typeof it[tag] === 'number' ? (it[tag] as number) : undefined);
+      const item: NonNullable<DocumentCopy['items']>[number] = { name: String(it['1030'] ?? ''), price: n(1079) ?? 0, quantity: n(1023) ?? 0, sum: n(1043) ?? 0 };
+      if (n(1199) !== undefined) item.vatRate = n(1199)!;
+      if (n(1214) !== undefined) item.paymentMethod = n(1214)!;
+      if (n(1212) !== undefined) item.paymentObject = n(1212)!;
+      return item;
+    });
+  }
+  return copy;
+}

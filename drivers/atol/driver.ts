@@ -125,6 +125,19 @@ export class AtolDriver implements FiscalDriver {
     return this.serial(() => this.readDocument(fdNumber));
   }
 
+  /** a fiscal document's copy from the FN (A4 45/46, TLVs decoded); undefined when the FN has no such document */
+  documentCopy(fdNumber: number): Promise<codec.DocumentCopy | undefined> {
+    return this.serial(async () => {
+      try {
+        const { type, tlvs } = await this.documentTlvsTyped(fdNumber);
+        return codec.documentCopyFromTlv(fdNumber, type, tlvs);
+      } catch (err) {
+        if (err instanceof DriverError && err.deviceCode !== undefined && NOT_FOUND_CODES.has(err.deviceCode)) return undefined;
+        throw err;
+      }
+    });
+  }
+
   openShift(cashier?: { name: string; inn?: string }): Promise<ShiftResult> {
     return this.serial(() => this.doOpenShift(cashier));
   }

@@ -89,6 +89,19 @@ t.test('TCP: open, status, a 3-item card receipt, read back, X, cash, Z, open sh
   t.equal(res.shiftNumber, doc.shift);
   t.equal(res.dateTime, doc.dateTime.slice(0, 16));
 
+  const copy = await driver.documentCopy(res.fdNumber);
+  t.match(copy, {
+    fdNumber: res.fdNumber, type: 3, fd: res.fdNumber, operation: 1, total: 177575, fiscalSign: res.fiscalSign,
+    customerContact: 'buyer@example.ru', cashier: 'Иванова И.И.', receiptNumber: res.receiptNumber, shiftNumber: res.shiftNumber, dateTime: res.dateTime,
+    payments: { cash: 0, electronic: 177575, prepaid: 0, credit: 0, other: 0 },
+  });
+  t.same(copy!.items, [
+    { name: 'Чайник №5', price: 150000, quantity: 1000, sum: 150000, vatRate: 11, paymentMethod: 4, paymentObject: 1 },
+    { name: 'Сахар', price: 5050, quantity: 1500, sum: 7575, vatRate: 2, paymentMethod: 4, paymentObject: 1 },
+    { name: 'Доставка', price: 20000, quantity: 1000, sum: 20000, vatRate: 6, paymentMethod: 4, paymentObject: 4 },
+  ]);
+  t.equal(await driver.documentCopy(9999), undefined);
+
   const found = await driver.findDocument(res.fdNumber);
   t.match(found, { fdNumber: res.fdNumber, type: 3, operation: 1, total: 177575, fiscalSign: res.fiscalSign });
   t.same(await driver.lastDocument(), found);
