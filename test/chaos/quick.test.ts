@@ -12,7 +12,7 @@ t.setTimeout(400_000);
 const seed = Number(process.env.KKT_CHAOS_SEED ?? Date.now() % 2 ** 31);
 const SIZE: Record<RigProtocol, { faults: number; broker: number; restarts: number; payloads: number }> = {
   shtrih: { faults: 100, broker: 150, restarts: 3, payloads: 1000 },
-  atol: { faults: 60, broker: 80, restarts: 2, payloads: 300 },
+  atol: { faults: 100, broker: 80, restarts: 2, payloads: 300 },
 };
 
 for (const protocol of RIG_PROTOCOLS) {
