@@ -121,7 +121,7 @@ export const Cmd = {
 export const Mode = { SELECT: 0, REGISTRATION: 1, X: 2, Z: 3, PROGRAMMING: 4, FN_ACCESS: 6 } as const;
 
 export const Reg = { LAST_RECEIPT: 0x33, LAST_FD: 0x34, UNSENT_COUNT: 0x2c, UNSENT_DATE: 0x2d, SERIAL: 0x16, EXT_ERROR: 0x37 } as const;
-export const FnSub = { SHIFT: 0x10, EXCHANGE: 0x20, STATUS: 0x30, NUMBER: 0x31, VALIDITY: 0x32, FIND: 0x40, DOC_SIZE: 0x45, DOC_READ: 0x46 } as const;
+export const FnSub = { SHIFT: 0x10, EXCHANGE: 0x20, STATUS: 0x30, NUMBER: 0x31, VALIDITY: 0x32, FIND: 0x40, REGISTRATION: 0x43, DOC_SIZE: 0x45, DOC_READ: 0x46 } as const;
 
 /** Access password (2 bytes BCD, default 0000) + code + parameters. */
 export function request(access: number, code: number, ...params: Uint8Array[]): Buffer {
@@ -239,9 +239,16 @@ export function itemTags(item: FiscalItem): TagWrite[] {
   return out;
 }
 
-/** Receipt tags after the items: 1008 contact, 1021 cashier, 1203 cashier INN, 1227/1228 customer. */
+/** Tag 1055 bits by tax system. */
+export const TAX_SYSTEM_BITS: Readonly<Record<FiscalReceipt['taxSystem'], number>> = {
+  osn: 0x01, usn_income: 0x02, usn_income_outcome: 0x04, envd: 0x08, esn: 0x10, patent: 0x20,
+};
+
+/** Receipt tags after the items: 1055 tax system, 1008 contact, 1021 cashier, 1203 cashier INN, 1227/1228 customer. */
 export function receiptTags(r: FiscalReceipt): TagWrite[] {
-  const out: TagWrite[] = [];
+  const bits = TAX_SYSTEM_BITS[r.taxSystem];
+  if (bits === undefined) throw bad(`tax system ${String(r.taxSystem)}`);
+  const out: TagWrite[] = [{ tag: 1055, data: Buffer.from([bits]) }];
   if (r.customerContact) out.push({ tag: 1008, data: limited(r.customerContact, 64) });
   out.push(...cashierTags(r.cashier));
   if (r.customerName) out.push({ tag: 1227, data: limited(r.customerName, 128) });
@@ -762,4 +769,45 @@ export function documentCopyFromTlv(fdNumber: number, type: number, tlvs: Buffer
     });
   }
   return copy;
+}
+
+export interface FnRegistration {
+  dateTime: string;
+  inn: string;
+  registrationNumber: string;
+  taxBits: number;
+  modeBits: number;
+  extendedModeBits?: number;
+  ofdInn?: string;
+  fdNumber: number;
+  fiscalSign: number;
+}
+
+/**
+ * A4 43 → 55 00 + the FN's 43h: date-time5 (binary) INN(12 ASCII) RNM(20 ASCII) taxSystems(1) workMode(1)
+ * [FFD 1.1+: extendedMode(1) OFD INN(12)] fd(u32 LE) fp(u32 LE). [A2] reads the INN at offset 7.
+ */
+export function decodeFnRegistration(req: Buffer, r: TaskResult): FnRegistration {
+  const d = answerData(req, r, 0x55, 49);
+  const ascii = (off: number, len: number): string => d.subarray(off, off + len).toString('latin1').replace(/\0/g, '').trim();
+  const out: FnRegistration = {
+    dateTime: binDateTime(d, 2),
+    inn: ascii(7, 12),
+    registrationNumber: ascii(19, 20),
+    taxBits: d[39]!,
+    modeBits: d[40]!,
+    fdNumber: 0,
+    fiscalSign: 0,
+  };
+  if (d.length >= 62) {
+    out.extendedModeBits = d[41]!;
+    const ofd = ascii(42, 12);
+    if (ofd) out.ofdInn = ofd;
+    out.fdNumber = uLE(d, 54, 4);
+    out.fiscalSign = uLE(d, 58, 4);
+  } else {
+    out.fdNumber = uLE(d, 41, 4);
+    out.fiscalSign = uLE(d, 45, 4);
+  }
+  return out;
 }

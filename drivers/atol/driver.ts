@@ -5,7 +5,7 @@
  */
 import {
   DriverError, type DeviceInfo, type DeviceStatus, type DocumentRef, type FiscalDriver, type FiscalReceipt,
-  type FiscalResult, type FnState, type OperationType, type PaperState, type TaxSystem, type ShiftResult, type ShiftState, type ZReportResult,
+  type FiscalResult, type FnState, type OperationType, type PaperState, type RegistrationData, type TaxSystem, type ShiftResult, type ShiftState, type ZReportResult,
 } from '../types.ts';
 import type { BytePort } from '../transport.ts';
 import * as codec from './codec.ts';
@@ -125,6 +125,11 @@ export class AtolDriver implements FiscalDriver {
     return this.serial(() => this.readDocument(fdNumber));
   }
 
+  /** the registration data (A4 43; read at open and cached in info().registration) */
+  registration(): Promise<RegistrationData | undefined> {
+    return this.serial(async () => this.deviceInfo?.registration ?? (await this.readFnRegistration()));
+  }
+
   /** a fiscal document's copy from the FN (A4 45/46, TLVs decoded); undefined when the FN has no such document */
   documentCopy(fdNumber: number): Promise<codec.DocumentCopy | undefined> {
     return this.serial(async () => {
@@ -204,13 +209,42 @@ export class AtolDriver implements FiscalDriver {
     return this.deviceInfo;
   }
 
+  /** A4 43 → RegistrationData; a device refusing it → undefined */
+  private async readFnRegistration(): Promise<RegistrationData | undefined> {
+    const r = await this.optional(() => this.exec(codec.fn(this.access, FnSub.REGISTRATION), codec.decodeFnRegistration, { idempotent: true }));
+    if (!r) return undefined;
+    const m = r.modeBits;
+    const out: RegistrationData = {
+      inn: r.inn,
+      registrationNumber: r.registrationNumber,
+      taxSystems: taxSystemsOf(r.taxBits),
+      modes: { encryption: (m & 1) !== 0, autonomous: (m & 2) !== 0, automatic: (m & 4) !== 0, services: (m & 8) !== 0, bso: (m & 16) !== 0, internet: (m & 32) !== 0 },
+      modeBits: m,
+      dateTime: r.dateTime,
+    };
+    if (r.extendedModeBits !== undefined) out.extendedModeBits = r.extendedModeBits;
+    if (r.ofdInn) out.ofdInn = r.ofdInn;
+    if (r.fdNumber) out.fdNumber = r.fdNumber;
+    if (r.fiscalSign) out.fiscalSign = r.fiscalSign;
+    return out;
+  }
+
   /**
-   * Registration data (user INN 1018, registration number 1037, tax systems 1062) from the FN's last document as TLV
-   * (A4 45/46): every fiscal document carries 1018 and 1037. Best effort, once per open.
+   * Registration data: A4 43 (the FN's registration result); a device without it: user INN 1018, registration number
+   * 1037, tax systems 1062 from the FN's last document as TLV (A4 45/46 — every fiscal document carries 1018 and
+   * 1037). Best effort, once per open.
    */
   private async readRegistration(haveFn: boolean): Promise<void> {
     const info = this.deviceInfo;
     if (!info || !haveFn) return;
+    const reg = await this.readFnRegistration();
+    if (reg) {
+      info.registration = reg;
+      info.inn = reg.inn;
+      info.registrationNumber = reg.registrationNumber;
+      info.taxSystems = reg.taxSystems;
+      return;
+    }
     try {
       const last = await this.exec(codec.readRegister(this.access, Reg.LAST_FD), codec.decodeLastFd, { idempotent: true });
       if (last.fdNumber === 0) return;
@@ -221,8 +255,8 @@ export class AtolDriver implements FiscalDriver {
       };
       const inn = text(1018);
       if (inn) info.inn = inn;
-      const reg = text(1037);
-      if (reg) info.registrationNumber = reg;
+      const rnm = text(1037);
+      if (rnm) info.registrationNumber = rnm;
       const sys = tlvs.get(1062);
       if (sys && sys.length > 0) info.taxSystems = taxSystemsOf(sys[0]!);
     } catch (err) {

@@ -74,7 +74,7 @@ for (const delivery of ['sync', 'async', 'poll'] as PeerDelivery[]) {
     const before = codes(reg).length;
     const res = await driver.fiscalize(receipt());
     t.same(codes(reg).slice(before), [
-      '3F', '91 34', '3F', '56', '92', 'EA', 'EB', 'EA', 'EB', 'E8', 'E8', 'E8', '99', '4A', '91 33', 'A4 10',
+      '3F', '91 34', '3F', '56', '92', 'EA', 'EB', 'EA', 'EB', 'E8', 'E8', 'E8', 'E8', '99', '4A', '91 33', 'A4 10',
     ]);
     t.match(res, { fdNumber: 101, fiscalSign: 3000000101, dateTime: '2026-01-15T10:30', shiftNumber: 12, receiptNumber: 4, fnNumber: '9999078900001234', operation: 1, total: 180000, change: 0 });
     const c = reg.closed[0]!;
@@ -83,7 +83,11 @@ for (const delivery of ['sync', 'async', 'poll'] as PeerDelivery[]) {
       [150000, 1000, 150000, 7, 1, 4, 'Чайник №5'],
       [20000, 1500, 30000, 7, 13, 4, 'Доставка'],
     ], 'vat22 → the probed row whose tag is 11; 1212 = 13 as BCD; the name whole (the two reserved bytes)');
-    t.same(c.tags.map((x) => [x.tag, x.data.toString('latin1').trim()]), [[1008, 'buyer@example.ru'], [1021, c.tags[1]!.data.toString('latin1').trim()], [1203, '5752203694']]);
+    t.same(c.tags.map((x) => x.tag), [1055, 1008, 1021, 1203]);
+    t.same(c.tags[0]!.data, Buffer.from([0x01]), '1055 osn');
+    t.equal(c.tags[1]!.data.toString('latin1'), 'buyer@example.ru');
+    t.same(c.tags[2]!.data, Buffer.from([0x88, 0xa2, 0xa0, 0xad, 0xae, 0xa2, 0xa0, 0x20, 0x88, 0x2e, 0x88, 0x2e]), '1021 in the device code page');
+    t.equal(c.tags[3]!.data.toString('latin1'), '5752203694  ', '1203: 12 characters');
     t.same(c.payments, [{ type: 2, sum: 180000 }]);
     t.equal(reg.docs.length, 2);
   });
@@ -338,7 +342,7 @@ t.test('correction receipt: 92 type 7 ([A3]), 1173 and 1174 tags', async (t) => 
   t.equal(res.fdNumber, 101);
   const c = reg.closed[0]!;
   t.equal(c.type, 7);
-  t.same(c.tags.slice(0, 2).map((x) => x.tag), [1173, 1174]);
+  t.same(c.tags.slice(0, 3).map((x) => x.tag), [1173, 1174, 1055]);
   t.equal(reg.docs[1]!.type, 31);
   await driver.fiscalize(receipt({ operation: 4, correction: { type: 0, baseDate: '2026-01-10' } }));
   t.equal(reg.closed[1]!.type, 10, 'correction of возврат расхода: 10');

@@ -118,17 +118,19 @@ t.test('TCP: open, status, a 3-item card receipt, read back, X, cash, Z, open sh
   t.equal(opened.shiftNumber, z.shiftNumber + 1);
 });
 
-t.test('TCP: registration data (INN, registration number) from the FN last document as TLV', async (t) => {
-  const { emu, driver, make } = await tcpEmulator(t);
-  const first = await driver.open();
-  t.equal(first.inn, '', 'nothing in the FN yet');
-  await driver.fiscalize(receipt());
-  await driver.close();
-  const again = make();
-  t.teardown(() => again.close().catch(() => undefined));
-  const info = await again.open();
-  t.equal(info.inn, emu.journal.identity.inn);
-  t.equal(info.registrationNumber, emu.journal.identity.registrationNumber);
+t.test('TCP: registration data from A4 43; tag 1055 reaches the FN', async (t) => {
+  const { emu, driver } = await tcpEmulator(t);
+  const info = await driver.open();
+  const id = emu.journal.identity;
+  t.equal(info.inn, id.inn);
+  t.equal(info.registrationNumber, id.registrationNumber);
+  t.match(info.registration, { inn: id.inn, registrationNumber: id.registrationNumber, modeBits: 0 });
+  t.same(await driver.registration(), info.registration);
+  t.ok(info.taxSystems && info.taxSystems.length > 0, `tax systems ${info.taxSystems}`);
+  const usn = await driver.fiscalize(receipt({ taxSystem: 'usn_income' }));
+  const osn = await driver.fiscalize(receipt({ taxSystem: 'osn' }));
+  t.equal(emu.journal.document(usn.fdNumber)?.taxSystem, 2, 'usn_income → 1055 = 2');
+  t.equal(emu.journal.document(osn.fdNumber)?.taxSystem, 1, 'osn → 1055 = 1');
 });
 
 t.test('TCP: refund, correction, VAT rates through the probed tax table', async (t) => {
