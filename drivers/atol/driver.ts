@@ -5,7 +5,7 @@
  */
 import {
   DriverError, type DeviceInfo, type DeviceStatus, type DocumentRef, type FiscalDriver, type FiscalReceipt,
-  type FiscalResult, type FnState, type OperationType, type PaperState, type RegistrationData, type TaxSystem, type ShiftResult, type ShiftState, type ZReportResult,
+  type FiscalResult, type FnState, type OpName, type OperationType, type PaperState, type Payments, type RegistrationData, type ShiftFigures, type TaxSystem, type ShiftResult, type ShiftState, type ZReportResult,
 } from '../types.ts';
 import type { BytePort } from '../transport.ts';
 import * as codec from './codec.ts';
@@ -128,6 +128,16 @@ export class AtolDriver implements FiscalDriver {
   /** the registration data (A4 43; read at open and cached in info().registration) */
   registration(): Promise<RegistrationData | undefined> {
     return this.serial(async () => this.deviceInfo?.registration ?? (await this.readFnRegistration()));
+  }
+
+  /**
+   * The register's own counters of the open shift (registers of [A6]'s catalogue): 06 receipts per receipt type,
+   * 03 sums per receipt type and payment type, 04/05 cash in/out sums, 08/09 their counts, 0A cash in the drawer,
+   * 28 the never-cleared sum per receipt type. ⚠ The value layouts (BCD of the whole value) are not confirmed by a
+   * real device; a register the firmware refuses is named in `missing`, never a silent zero.
+   */
+  shiftFigures(): Promise<ShiftFigures> {
+    return this.serial(() => this.readShiftFigures());
   }
 
   /** a fiscal document's copy from the FN (A4 45/46, TLVs decoded); undefined when the FN has no such document */
@@ -364,6 +374,45 @@ export class AtolDriver implements FiscalDriver {
       if (Number.isFinite(age) && age >= DAY_MS && age < 31 * DAY_MS) return 'expired';
     }
     return 'open';
+  }
+
+  private async readShiftFigures(): Promise<ShiftFigures> {
+    const missing: string[] = [];
+    const reg = async (name: string, r: number, p1 = 0, p2 = 0): Promise<number | undefined> => {
+      const v = await this.optional(() => this.exec(codec.readRegister(this.access, r, p1, p2), codec.decodeRegisterNumber, { idempotent: true }));
+      if (v === undefined) missing.push(name);
+      return v;
+    };
+    const ops: Array<[OpName, number]> = [['sell', 1], ['sell_refund', 2], ['buy', 4], ['buy_refund', 5]];
+    const empty = (): Payments => ({ cash: 0, electronic: 0, prepaid: 0, credit: 0, other: 0 });
+    const counts = { sell: 0, sell_refund: 0, buy: 0, buy_refund: 0 } as Record<OpName, number>;
+    const sums = { sell: empty(), sell_refund: empty(), buy: empty(), buy_refund: empty() } as Record<OpName, Payments>;
+    const cumulative = { sell: 0, sell_refund: 0, buy: 0, buy_refund: 0 } as Record<OpName, number>;
+    let haveCumulative = true;
+    for (const [op, type] of ops) {
+      counts[op] = (await reg(`counts.${op}`, 0x06, type)) ?? 0;
+      for (const [kind, ptype] of codec.PAYMENT_TYPES) sums[op][kind] = (await reg(`sums.${op}.${kind}`, 0x03, type, ptype)) ?? 0;
+      const c = await reg(`cumulative.${op}`, 0x28, type);
+      if (c === undefined) haveCumulative = false;
+      else cumulative[op] = c;
+    }
+    const out: ShiftFigures = {
+      counts,
+      sums,
+      cashIn: (await reg('cashIn', 0x04)) ?? 0,
+      cashOut: (await reg('cashOut', 0x05)) ?? 0,
+      missing,
+    };
+    const inCount = await reg('cashInCount', 0x08);
+    if (inCount !== undefined) out.cashInCount = inCount;
+    const outCount = await reg('cashOutCount', 0x09);
+    if (outCount !== undefined) out.cashOutCount = outCount;
+    const drawer = await reg('cashInDrawer', 0x0a);
+    if (drawer !== undefined) out.cashInDrawer = drawer;
+    if (haveCumulative) out.cumulative = cumulative;
+    const shift = await this.optional(() => this.shiftParams());
+    if (shift) out.shiftNumber = shift.shiftNumber;
+    return out;
   }
 
   private async doFiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {

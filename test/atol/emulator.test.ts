@@ -143,6 +143,24 @@ t.test('TCP: refund, correction, VAT rates through the probed tax table', async 
   t.same(emu.journal.document(refund.fdNumber)!.items!.map((i) => i.vat), ['vat22', 'vat10', 'none'], 'rates through the probed table 13');
 });
 
+t.test('TCP: the register\'s own shift figures (91 registers)', async (t) => {
+  const { driver } = await tcpEmulator(t);
+  await driver.open();
+  await driver.fiscalize(receipt());
+  await driver.fiscalize(receipt({ payments: { cash: 77575, electronic: 100000, prepaid: 0, credit: 0, other: 0 } }));
+  await driver.fiscalize(receipt({ operation: 2 }));
+  await driver.cashIn(30000);
+  const f = await driver.shiftFigures();
+  t.same(f.counts, { sell: 2, sell_refund: 1, buy: 0, buy_refund: 0 });
+  t.same(f.sums.sell, { cash: 77575, electronic: 277575, prepaid: 0, credit: 0, other: 0 });
+  t.same(f.sums.sell_refund, { cash: 0, electronic: 177575, prepaid: 0, credit: 0, other: 0 });
+  t.equal(f.cashIn, 30000);
+  t.equal(f.cashOut, 0);
+  t.equal(f.cashInDrawer, 30000 + 77575);
+  t.ok(f.shiftNumber! > 0);
+  t.ok(Array.isArray(f.missing), `missing: ${f.missing.join(', ') || 'none'}`);
+});
+
 t.test('TCP faults: a dropped answer to 4A is recovered by C3 — one receipt, no uncertainty', async (t) => {
   const { emu, driver } = await tcpEmulator(t);
   await driver.open();
