@@ -14,10 +14,12 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { Ingest, type SubmitOutcome } from './gateway/ingest.ts';
 import { Runner } from './gateway/runner.ts';
 import { OutboxPump } from './gateway/outbox.ts';
-import { SHIFT_CHECK, Shifts, shiftClock, type ZReportRecord } from './gateway/shifts.ts';
-import { BOOK_META, zReport, type ZBook } from './gateway/zbook.ts';
+import { SHIFT_CHECK, Shifts, shiftClock, type FiguresRead, type ZReportRecord } from './gateway/shifts.ts';
+import { BOOK_META, ZCHECK_META, zReport, type Mismatch, type ZBook } from './gateway/zbook.ts';
+import { ofdLink } from './fiscal/link.ts';
 import { clockDrift, watchSections } from './gateway/watch.ts';
 import { healthSnapshot } from './gateway/health.ts';
+import { effectiveRegistration, registrationSection, type EffectiveRegistration } from './gateway/registration.ts';
 import { formatTimestamp } from './fiscal/result.ts';
 
 export const VERSION = '0.1.0';
@@ -71,7 +73,7 @@ export class Gateway extends EventEmitter {
       cashier,
       closeAt: () => cfg.shift.close_at,
       maxHours: () => cfg.shift.max_hours,
-      buildZReport: (z, reason, status) => this.buildZReport(z, reason, status),
+      buildZReport: (z, reason, status, figures) => this.buildZReport(z, reason, status, figures),
       onZReport: (z) => this.recordZReport(z),
       load: () => this.store.getMeta<{ number: number; openedAt: string }>('shift'),
       save: (s) => this.store.setMeta('shift', s),
@@ -81,7 +83,8 @@ export class Gateway extends EventEmitter {
       topics: this.topics,
       logger: logger.child({ part: 'runner' }),
       now: () => this.stampNow(),
-      registrationNumber: () => this.link.state.info?.registrationNumber ?? cfg.fiscal.registration_number ?? '',
+      registrationNumber: () => this.registration().registrationNumber,
+      link: (fd, fp, qr) => this.ofdLink(fd, fp, qr),
       shifts: this.shifts,
       onOutbox: () => {
         this.link.touch();
@@ -102,8 +105,8 @@ export class Gateway extends EventEmitter {
       topics: this.topics,
       logger: logger.child({ part: 'ingest' }),
       validation: () => ({
-        registeredTaxSystems: this.link.state.info?.taxSystems ?? cfg.fiscal.tax_systems,
-        ...(cfg.fiscal.company_inn ? { companyInn: cfg.fiscal.company_inn } : {}),
+        registeredTaxSystems: this.registration().taxSystems,
+        ...(this.registration().companyInn ? { companyInn: this.registration().companyInn } : {}),
         maxItems: cfg.fiscal.max_items,
         requireCustomerContact: cfg.fiscal.require_customer_contact,
       }),
@@ -119,22 +122,62 @@ export class Gateway extends EventEmitter {
       this.outbox.kick();
       void this.publishHealth(true);
     });
-    this.link.on('change', () => void this.publishHealth());
+    this.link.on('change', () => {
+      this.logRegistrationWarnings();
+      void this.publishHealth();
+    });
     this.dispatcher.on('change', () => void this.publishHealth());
   }
 
+  /** registration data: the register's, with the configuration's overrides (src/gateway/registration.ts) */
+  registration(): EffectiveRegistration {
+    return effectiveRegistration(this.link.state.info, this.d.config.fiscal);
+  }
+
+  private loggedRegistration = '';
+  /** the last Z-report's cross-check of the register's figures against the tally; loaded lazily from the store */
+  private lastZCheck: Record<string, unknown> | undefined | null = null;
+
+  private async zCheck(): Promise<Record<string, unknown> | undefined> {
+    if (this.lastZCheck === null) this.lastZCheck = await this.store.getMeta<Record<string, unknown>>(ZCHECK_META);
+    return this.lastZCheck;
+  }
+
+  /** fiscal.ofd_link filled for one document of this register, when configured */
+  ofdLink(fd: number, fp: number, qr?: string): string | undefined {
+    const info = this.link.state.info;
+    const reg = this.registration();
+    return ofdLink(this.d.config.fiscal.ofd_link, { inn: reg.companyInn ?? info?.inn ?? '', rn: reg.registrationNumber, fn: info?.fnNumber ?? '', fd, fp, ...(qr ? { qr } : {}) });
+  }
+
+  private logRegistrationWarnings(): void {
+    const w = this.registration().warnings;
+    const key = w.join('\n');
+    if (key === this.loggedRegistration) return;
+    this.loggedRegistration = key;
+    for (const line of w) this.d.logger.warn(line);
+  }
+
   /** The contract's Z-report: the register's document plus the gateway's book of the shift (src/gateway/zbook.ts). */
-  private async buildZReport(z: ZReportResult, reason: string, status: DeviceStatus | undefined): Promise<ZReportRecord> {
+  private async buildZReport(z: ZReportResult, reason: string, status: DeviceStatus | undefined, figures: FiguresRead): Promise<ZReportRecord> {
     const info = this.link.state.info;
     const { report, book } = zReport(await this.store.getMeta<ZBook>(BOOK_META), z, {
       reason,
       ...(status ? { status } : {}),
       ...(info?.fnNumber ? { fnNumber: info.fnNumber } : {}),
-      registrationNumber: info?.registrationNumber ?? this.d.config.fiscal.registration_number ?? '',
-      taxSystems: info?.taxSystems ?? this.d.config.fiscal.tax_systems,
+      registrationNumber: this.registration().registrationNumber,
+      taxSystems: this.registration().taxSystems,
       recordedAt: formatTimestamp(this.stampNow()),
+      ...('figures' in figures ? { figures: figures.figures } : { figuresUnavailable: figures.unavailable }),
+      link: (fd, fp) => this.ofdLink(fd, fp),
     });
-    return { report, meta: { [BOOK_META]: book } };
+    const mismatch = (report.mismatch as Mismatch[] | undefined) ?? [];
+    if (mismatch.length > 0) {
+      this.d.logger.warn({ shift: z.shiftNumber, mismatch }, 'the register\'s Z-report figures differ from the gateway\'s tally (receipts printed outside the gateway?)');
+    }
+    const check = { shift_number: z.shiftNumber, fiscal_document_number: z.fdNumber, figures_source: report.figures_source, mismatch, at: formatTimestamp(this.stampNow()) };
+    this.lastZCheck = check;
+    return { report, meta: { [BOOK_META]: book, [ZCHECK_META]: check } };
   }
 
   /**
@@ -268,6 +311,8 @@ export class Gateway extends EventEmitter {
       mqtt: { connected: this.bridge.connected, broker: this.bridge.brokerUrl },
       link: this.link.state,
       protocolSetting: this.d.config.device.protocol,
+      registration: registrationSection(this.registration()),
+      zreportCheck: (await this.zCheck()) ?? null,
       ...(this.device ? { device: this.device.status, deviceAt: this.device.at } : {}),
       dispatcher: this.dispatcher.state,
       ...(this.device ? { extra: { ...watchSections(this.device.status, this.device.at, this.d.config.watch), shift_clock: await this.shiftClock(this.device.status) } } : {}),

@@ -35,6 +35,8 @@ export interface Config {
     company_inn?: string;
     /** tag 1037, for results and Z-reports when the register does not tell it (the Shtrih driver reads no tables) */
     registration_number?: string;
+    /** the OFD's page of a document: `https://…/{inn}/{rn}/{fn}/{fd}/{fp}` (src/fiscal/link.ts) */
+    ofd_link?: string;
     cashier?: { name: string; inn?: string };
     require_customer_contact: boolean;
     max_items: number;
@@ -129,6 +131,7 @@ export const configSchema = {
         tax_systems: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: taxSystems }, default: ['osn'] },
         company_inn: { type: 'string', pattern: '^([0-9]{10}|[0-9]{12})$' },
         registration_number: { type: 'string', pattern: '^[0-9]{1,20}$' },
+        ofd_link: { type: 'string', pattern: '^https?://[^\\s]+$', maxLength: 500, description: 'placeholders {inn} {rn} {fn} {fd} {fp} {qr}' },
         cashier: {
           type: 'object',
           additionalProperties: false,

@@ -8,7 +8,8 @@
  * only then is the job printed again.
  */
 import { EventEmitter } from 'node:events';
-import { DriverError, type DocumentRef, type FiscalDriver, type FiscalReceipt, type FiscalResult, type DeviceStatus } from '../../drivers/types.ts';
+import { DriverError, type DocumentRef, type FiscalDriver, type FiscalReceipt, type FiscalResult, type DeviceStatus, type FnDocumentCopy } from '../../drivers/types.ts';
+import { copyDifferences, copyIsComparable } from './fn-copy.ts';
 import type { Logger } from '../log.ts';
 
 export interface InflightInfo {
@@ -274,8 +275,19 @@ export class Dispatcher extends EventEmitter {
       const doc = await driver.findDocument(fd);
       if (!doc || !wantTypes.includes(doc.type)) continue;
       if (receipt && (doc.operation !== receipt.operation || doc.total !== receipt.total)) continue;
-      log.warn({ fd }, 'reconcile: the FN holds the in-flight job; not printing it again');
-      return receipt ? { status: 'done', receipt: await this.resultFromDocument(doc, receipt, status, driver), recovered: true } : { status: 'done', data: { document: doc }, recovered: true };
+      let copy: FnDocumentCopy | undefined;
+      if (receipt) {
+        copy = await this.readCopy(driver, fd, log);
+        if (copy) {
+          const diff = copyDifferences(copy, receipt);
+          if (diff.length > 0) {
+            log.warn({ fd, diff }, 'reconcile: FD of the same type and total, but its FN copy is another receipt; not ours');
+            continue;
+          }
+        }
+      }
+      log.warn({ fd, compared: copy ? 'fn copy' : 'type and total' }, 'reconcile: the FN holds the in-flight job; not printing it again');
+      return receipt ? { status: 'done', receipt: await this.resultFromDocument(doc, receipt, status, driver, copy), recovered: true } : { status: 'done', data: { document: doc }, recovered: true };
     }
     if (status.receiptOpen) {
       log.warn('reconcile: a receipt was left open on the device; cancelling it');
@@ -290,7 +302,20 @@ export class Dispatcher extends EventEmitter {
     return undefined;
   }
 
-  private async resultFromDocument(doc: DocumentRef, receipt: FiscalReceipt, status: DeviceStatus, driver: FiscalDriver): Promise<FiscalResult> {
+  /** the FN's copy of a document, when the driver can read it and it says enough to compare */
+  private async readCopy(driver: FiscalDriver, fd: number, log: Logger): Promise<FnDocumentCopy | undefined> {
+    if (!driver.documentCopy) return undefined;
+    try {
+      const copy = await driver.documentCopy(fd);
+      return copy && copyIsComparable(copy) ? copy : undefined;
+    } catch (err) {
+      if (err instanceof DriverError && (err.code === 'NO_LINK' || err.code === 'STOPPING')) throw err;
+      log.warn({ fd, err: (err as Error).message }, 'reconcile: the FN copy could not be read; comparing type and total only');
+      return undefined;
+    }
+  }
+
+  private async resultFromDocument(doc: DocumentRef, receipt: FiscalReceipt, status: DeviceStatus, driver: FiscalDriver, copy?: FnDocumentCopy): Promise<FiscalResult> {
     const info = driver.info();
     // The receipt number within the shift is not in FF0A; the shift's last receipt number is ours when the
     // document is the FN's last receipt (the usual case: the answer of the closing command was lost).
@@ -299,8 +324,8 @@ export class Dispatcher extends EventEmitter {
       fdNumber: doc.fdNumber,
       fiscalSign: doc.fiscalSign,
       dateTime: doc.dateTime,
-      shiftNumber: shift.shiftNumber ?? status.shiftNumber ?? 0,
-      receiptNumber: shift.fn?.lastFd === doc.fdNumber ? shift.receiptNumber ?? 0 : 0,
+      shiftNumber: copy?.shiftNumber ?? shift.shiftNumber ?? status.shiftNumber ?? 0,
+      receiptNumber: copy?.receiptNumber ?? (shift.fn?.lastFd === doc.fdNumber ? shift.receiptNumber ?? 0 : 0),
       fnNumber: info?.fnNumber ?? shift.fn?.serial ?? '',
       operation: receipt.operation,
       total: receipt.total,

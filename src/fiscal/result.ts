@@ -19,6 +19,8 @@ export interface DonePayload {
   fiscal_document_attribute: number;
   ecr_registration_number: string;
   qr: string;
+  /** the OFD's page of the receipt (fiscal.ofd_link), when configured */
+  link?: string;
 }
 
 export interface ReceiptResultJson {
@@ -36,6 +38,7 @@ export interface DoneContext {
   now: Date;
   /** used only when the FiscalResult has no FN number */
   fnNumber?: string;
+  link?: (fd: number, fp: number, qr: string) => string | undefined;
 }
 
 const two = (n: number): string => String(n).padStart(2, '0');
@@ -61,6 +64,8 @@ export function acceptedResult(externalId: string, now: Date): ReceiptResultJson
 
 export function doneResult(externalId: string, r: FiscalResult, ctx: DoneContext): ReceiptResultJson {
   const fnNumber = r.fnNumber || ctx.fnNumber || '';
+  const qr = qrString({ dateTime: r.dateTime, total: r.total, fnNumber, fdNumber: r.fdNumber, fiscalSign: r.fiscalSign, operation: r.operation });
+  const link = ctx.link?.(r.fdNumber, r.fiscalSign, qr);
   return result(externalId, 'done', ctx.now, null, {
     total: rublesValue(r.total),
     fns_site: FNS_SITE,
@@ -71,7 +76,8 @@ export function doneResult(externalId: string, r: FiscalResult, ctx: DoneContext
     fiscal_document_number: r.fdNumber,
     fiscal_document_attribute: r.fiscalSign,
     ecr_registration_number: ctx.registrationNumber,
-    qr: qrString({ dateTime: r.dateTime, total: r.total, fnNumber, fdNumber: r.fdNumber, fiscalSign: r.fiscalSign, operation: r.operation }),
+    qr,
+    ...(link ? { link } : {}),
   });
 }
 

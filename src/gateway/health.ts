@@ -13,6 +13,10 @@ export interface HealthInputs {
   link: LinkState;
   /** the configured `device.protocol` ('auto': the protocol shown is the one that answered) */
   protocolSetting?: string;
+  /** registration data (src/gateway/registration.ts registrationSection) */
+  registration?: Record<string, unknown>;
+  /** the last Z-report: its figures' source and every difference between the register's figures and the tally */
+  zreportCheck?: Record<string, unknown> | null;
   device?: DeviceStatus;
   deviceAt?: number;
   dispatcher: DispatcherState;
@@ -46,6 +50,8 @@ export function healthSnapshot(h: HealthInputs): Record<string, unknown> {
       serial: h.link.info?.serial ?? null,
       error: h.link.lastError ?? null,
     },
+    registration: h.registration ?? null,
+    zreport_check: h.zreportCheck ?? null,
     paper: d ? d.paper : null,
     cover_open: d ? d.coverOpen : null,
     shift: d ? { state: d.shift, number: d.shiftNumber ?? null, receipts: d.receiptNumber ?? null } : null,

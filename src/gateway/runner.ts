@@ -19,6 +19,8 @@ export interface RunnerDeps {
   logger: Logger;
   now: () => Date;
   registrationNumber: () => string;
+  /** fiscal.ofd_link for a document, when configured */
+  link?: (fd: number, fp: number, qr: string) => string | undefined;
   shifts: Shifts;
   /** an outcome was recorded: flush the outbox */
   onOutbox: () => void;
@@ -98,7 +100,7 @@ export class Runner implements JobRunner {
       const id = job.externalId ?? '';
       const receipt = this.receiptOf(job);
       result = outcome.status === 'done' && outcome.receipt
-        ? doneResult(id, outcome.receipt, { registrationNumber: this.d.registrationNumber(), now })
+        ? doneResult(id, outcome.receipt, { registrationNumber: this.d.registrationNumber(), now, ...(this.d.link ? { link: this.d.link } : {}) })
         : failResult(id, driverErrorJson(outcome.status === 'fail' ? outcome.error : new Error('no fiscal result')), now);
       outbox.push({ topic: this.d.topics.result, payload: JSON.stringify(result) });
       // the shift's book for the Z-report, in the same batch as the completion

@@ -3,7 +3,25 @@
  * with a Z-report first; a shift is closed at the configured local time and in any case `max_hours` after it was
  * opened, then reopened — receipts wait in the queue meanwhile and never fail because of it.
  */
-import type { DeviceStatus, FiscalDriver, ShiftResult, ZReportResult } from '../../drivers/types.ts';
+import { DriverError, type DeviceStatus, type FiscalDriver, type ShiftFigures, type ShiftResult, type ZReportResult } from '../../drivers/types.ts';
+
+/** The register's counters read before a Z-report, or why there are none. */
+export type FiguresRead = { figures: ShiftFigures } | { unavailable: string };
+
+/**
+ * Reads the register's own figures of the shift about to be closed. Never stands in the way of the close (the law's
+ * 24 h limit matters more than the figures): a refusal is reported as `unavailable`; a lost link is thrown, as the
+ * close would fail on it anyway.
+ */
+export async function readFigures(driver: FiscalDriver): Promise<FiguresRead> {
+  if (!driver.shiftFigures) return { unavailable: 'this register driver reads no shift figures' };
+  try {
+    return { figures: await driver.shiftFigures() };
+  } catch (err) {
+    if (err instanceof DriverError && (err.code === 'NO_LINK' || err.code === 'STOPPING')) throw err;
+    return { unavailable: `the register refused its figures: ${(err as Error).message}` };
+  }
+}
 import type { DispatchJob } from '../dispatch/dispatcher.ts';
 import type { Logger } from '../log.ts';
 
@@ -14,7 +32,7 @@ export interface ShiftDeps {
   closeAt: () => string;
   maxHours: () => number;
   /** the contract's Z-report of a closed shift, and the named values to store in the same batch as the report */
-  buildZReport: (z: ZReportResult, reason: string, status: DeviceStatus | undefined) => Promise<ZReportRecord>;
+  buildZReport: (z: ZReportResult, reason: string, status: DeviceStatus | undefined, figures: FiguresRead) => Promise<ZReportRecord>;
   /** a Z-report was printed automatically (not by command): store and publish it with its named values, one batch */
   onZReport: (z: ZReportRecord) => Promise<void>;
   /** persisted knowledge of the current shift (survives restarts) */
@@ -105,12 +123,14 @@ export class Shifts {
 
   /** Z-report; `reason` is "command" when asked for, else why the policy closed it. Returns the report to store. */
   async close(driver: FiscalDriver, reason: string): Promise<ZReportRecord> {
+    // the values the paper Z-report prints, read in the same job just before the close
+    const figures = await readFigures(driver);
     const z = await driver.closeShift(this.d.cashier());
     await this.d.save(undefined);
     this.d.logger.info({ shift: z.shiftNumber, fd: z.fdNumber, reason }, 'shift closed (Z-report)');
     // FN number and the OFD queue as they stand after the close; best effort (the Z-report is printed already)
     const status = await driver.status().catch(() => undefined);
-    const record = await this.d.buildZReport(z, reason, status);
+    const record = await this.d.buildZReport(z, reason, status, figures);
     if (reason !== 'command') await this.d.onZReport(record);
     return record;
   }
