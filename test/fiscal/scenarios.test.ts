@@ -104,13 +104,7 @@ const coffee = (method: string, vat: string, object = 1): Line[] => [
 const exp = (method: number, object: number[], vat: string, sums: number[]): Expect['items'] =>
   sums.map((sum, i) => ({ method, object: object[i] ?? object[0]!, vat, sum }));
 
-/**
- * ATOL is left out here until its driver writes tag 1055 (the receipt's taxation system): today a usn_income receipt
- * lands in the FN as osn on ATOL (scenario «rates and taxation systems», v3/v4). Then this is RIG_PROTOCOLS.
- */
-const SCENARIO_PROTOCOLS = RIG_PROTOCOLS.filter((p) => p !== 'atol');
-
-for (const protocol of SCENARIO_PROTOCOLS) {
+for (const protocol of RIG_PROTOCOLS) {
   t.test(`the seed scenarios on ${protocol}`, async (t) => {
     // the emulated register is registered for osn and usn_income (journal identity 1062 = 0x03)
     const rig = await makeRig({ protocol, config: { fiscal: { tax_systems: ['osn', 'usn_income'] } } });

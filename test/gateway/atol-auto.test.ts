@@ -31,6 +31,7 @@ t.test('a 3-item card receipt over MQTT to a gateway on the ATOL emulator, proto
   t.equal(p.fiscal_document_number, doc.fd, 'FD');
   t.equal(p.fiscal_document_attribute, doc.fiscalSign, 'FP');
   t.equal(p.fn_number, journal.identity?.fnSerial, 'FN');
+  t.equal(p.ecr_registration_number, journal.identity?.registrationNumber, 'registration number (1037), read from the register');
   t.equal(p.total, 3989);
   t.equal(p.fiscal_receipt_number, doc.receiptNo);
   t.equal(p.shift_number, doc.shift);
