@@ -3,7 +3,7 @@
  * start and stop. Real parts are passed in (composition root: src/main.ts); tests pass their own.
  */
 import { EventEmitter } from 'node:events';
-import { DriverError, type DeviceStatus, type FiscalDriver, type ZReportResult } from '../drivers/types.ts';
+import { DriverError, type DeviceStatus, type FiscalDriver, type FnDocumentCopy, type ShiftFigures, type ZReportResult } from '../drivers/types.ts';
 import type { Config } from './config/index.ts';
 import type { Logger } from './log.ts';
 import { QueueStore } from './queue/store.ts';
@@ -229,6 +229,27 @@ export class Gateway extends EventEmitter {
   /** a queued command from the web page (close_shift …); resolves with the record id to follow */
   submitCommand(command: string, transaction: string, params?: Record<string, unknown>): Promise<string> {
     return this.ingest.submitCommand(command, transaction, params);
+  }
+
+  /**
+   * The register's own counters of the open shift, read now (the web page's «сегодня»); undefined when the register
+   * is away or its driver reads no figures (the page then shows the gateway's tally, marked as such).
+   */
+  async currentFigures(): Promise<ShiftFigures | undefined> {
+    if (!this.link.state.up) return undefined;
+    try {
+      const driver = await this.link.get();
+      return driver.shiftFigures ? await driver.shiftFigures() : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** a document's copy from the register's FN (the web page's «копия из ФН») */
+  async documentCopy(fd: number): Promise<FnDocumentCopy | undefined> {
+    const driver = await this.link.get();
+    if (!driver.documentCopy) throw new DriverError('UNSUPPORTED', 'rejected', 'this register driver cannot read documents from the FN');
+    return driver.documentCopy(fd);
   }
 
   /** the open shift's tally and the cumulative totals kept by the gateway (src/gateway/zbook.ts) */

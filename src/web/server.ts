@@ -32,7 +32,7 @@ export const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url))
 const COOKIE = 'kkt_session';
 
 /** What the page needs of the running gateway. */
-export type WebGateway = Pick<Gateway, 'config' | 'health' | 'checkLink' | 'submitReceipt' | 'submitCommand' | 'shiftBook' | 'republish' | 'store'>;
+export type WebGateway = Pick<Gateway, 'config' | 'health' | 'checkLink' | 'submitReceipt' | 'submitCommand' | 'shiftBook' | 'currentFigures' | 'documentCopy' | 'republish' | 'store'>;
 
 export interface WebDeps {
   logger: Logger;
@@ -289,8 +289,8 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
     const g = gw(reply);
     if (!g) return reply;
     const limit = Math.min(Math.max(Number((req.query as { limit?: string }).limit) || 100, 1), 1000);
-    const [reports, book] = await Promise.all([g.store.listZReports(limit), g.shiftBook()]);
-    return reply.send({ reports: reports.map((z) => z.report), book: book ?? null });
+    const [reports, book, figures] = await Promise.all([g.store.listZReports(limit), g.shiftBook(), g.currentFigures()]);
+    return reply.send({ reports: reports.map((z) => z.report), book: book ?? null, register: figures ?? null });
   });
 
   app.post('/api/zreports', { onRequest: csrf }, async (_req, reply) => {
@@ -349,6 +349,23 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
       result: rec.result ?? null,
       qr_image: qr ? await QRCode.toDataURL(qr, { errorCorrectionLevel: 'M', margin: 2, width: 220 }) : null,
     });
+  });
+
+  // the document's copy as the FN holds it, read from the register now
+  app.get('/api/receipts/:id/fn-copy', async (req, reply) => {
+    const g = gw(reply);
+    if (!g) return reply;
+    const rec = await g.store.getRecord((req.params as { id: string }).id);
+    if (!rec) return send(reply, 404, { code: 'NOT_FOUND', message: 'no receipt with this external_id' });
+    const fd = (rec.result as { payload?: { fiscal_document_number?: number } } | undefined)?.payload?.fiscal_document_number;
+    if (rec.status !== 'done' || !fd) return send(reply, 409, { code: 'NOT_FISCALIZED', message: 'the receipt has no fiscal document' });
+    try {
+      const copy = await g.documentCopy(fd);
+      if (!copy) return send(reply, 404, { code: 'NOT_IN_FN', message: `the FN has no document ${fd}` });
+      return reply.send({ fiscal_document_number: fd, copy });
+    } catch (err) {
+      return send(reply, 503, { code: (err as { code?: string }).code ?? 'DEVICE', message: (err as Error).message });
+    }
   });
 
   app.post('/api/receipts/:id/republish', { onRequest: csrf }, async (req, reply) => {

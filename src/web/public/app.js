@@ -8,7 +8,7 @@ const DICT = {
     'login.title': 'Вход', 'login.password': 'Пароль', 'login.submit': 'Войти',
     'setup.title': 'Первый запуск: задайте пароль', 'setup.hint': 'Пароль защищает эту страницу. Не менее 8 символов.', 'setup.password': 'Новый пароль', 'setup.repeat': 'Повторите пароль', 'setup.submit': 'Задать пароль', 'setup.mismatch': 'Пароли не совпадают',
     'safe.banner': 'Безопасный режим: конфигурация не может быть применена, шлюз не печатает чеки. Исправьте настройки и перезапустите.',
-    'status.title': 'Состояние', 'status.register': 'Касса (ККТ)', 'status.link': 'Связь', 'status.up': 'есть', 'status.down': 'нет', 'status.lastOk': 'Последний обмен', 'status.model': 'Модель', 'status.serial': 'Заводской номер', 'status.protocol': 'Протокол', 'status.protocolAuto': 'определён автоматически', 'status.pin': 'Закрепить протокол «{p}»', 'status.pinned': 'сохранено; действует после перезапуска', 'status.linkError': 'Ошибка',
+    'status.title': 'Состояние', 'status.register': 'Касса (ККТ)', 'status.link': 'Связь', 'status.up': 'есть', 'status.down': 'нет', 'status.lastOk': 'Последний обмен', 'status.model': 'Модель', 'status.serial': 'Заводской номер', 'status.protocol': 'Протокол', 'status.protocolAuto': 'определён автоматически', 'status.registration': 'Регистрация ККТ', 'status.inn': 'ИНН', 'status.rn': 'Рег. номер ККТ', 'status.fromConfig': 'из настроек', 'status.sno': 'СНО', 'status.modes': 'Режимы', 'status.zMismatch': 'Последний Z-отчёт: расхождение с учётом шлюза', 'mode.encryption': 'шифрование', 'mode.autonomous': 'автономный', 'mode.automatic': 'автоматический', 'mode.services': 'услуги', 'mode.bso': 'БСО', 'mode.internet': 'интернет', 'status.pin': 'Закрепить протокол «{p}»', 'status.pinned': 'сохранено; действует после перезапуска', 'status.linkError': 'Ошибка',
     'status.check': 'Проверить связь', 'status.checking': 'Проверка…', 'status.checkOk': 'Касса ответила за {ms} мс', 'status.checkFail': 'Нет ответа: {error}',
     'status.paper': 'Бумага', 'status.paperOk': 'есть', 'status.paperOut': 'закончилась', 'status.cover': 'Крышка', 'status.coverOpen': 'открыта', 'status.coverClosed': 'закрыта',
     'status.shift': 'Смена', 'status.shiftNumber': 'Номер', 'status.shiftState': 'Состояние', 'status.openedAt': 'Открыта', 'status.hoursLeft': 'До 24 ч осталось', 'status.nextClose': 'Закрытие по расписанию', 'status.receipts': 'Чеков в смене',
@@ -28,7 +28,7 @@ const DICT = {
     'sno.osn': 'ОСН', 'sno.usn_income': 'УСН доходы', 'sno.usn_income_outcome': 'УСН доходы − расходы', 'sno.envd': 'ЕНВД', 'sno.esn': 'ЕСХН', 'sno.patent': 'Патент',
     'z.title': 'Z-отчёты', 'z.add': 'Добавить Z-отчёт', 'z.adding': 'Закрытие смены…', 'z.added': 'Смена закрыта: Z-отчёт № {n}.', 'z.failed': 'Не удалось закрыть смену: {error}', 'z.queued': 'Команда в очереди…',
     'z.number': 'Номер Z-отчёта', 'z.date': 'Дата', 'z.ofd': 'Отправлено в ОФД', 'z.count': 'Чеков', 'z.sum': 'Сумма', 'z.fn': 'Номер ФН', 'z.reg': 'Рег. номер ККТ', 'z.sno': 'СНО', 'z.link': 'Ссылка', 'z.empty': 'Z-отчётов пока нет.',
-    'z.cumulative': 'Нарастающий итог', 'z.since': 'с {d}', 'z.today': 'Текущая смена', 'z.cash': 'Наличными', 'z.cashless': 'Безналичными', 'z.returns': 'Возвраты', 'z.all': 'ещё {n} не передано', 'z.yes': 'да', 'z.unsent': 'не передано: {n}', 'z.view': 'показать',
+    'z.cumulative': 'Нарастающий итог', 'z.since': 'с {d}', 'z.today': 'Текущая смена', 'z.cash': 'Наличными', 'z.cashless': 'Безналичными', 'z.returns': 'Возвраты', 'z.all': 'ещё {n} не передано', 'z.yes': 'да', 'z.unsent': 'не передано: {n}', 'z.view': 'показать', 'z.ofdLink': 'ОФД', 'z.mismatch': 'расхождение с учётом шлюза: {n}', 'z.byRegister': 'по данным ККТ', 'z.byGateway': 'по учёту шлюза (ККТ не дала своих счётчиков)', 'z.cashIn': 'Внесения', 'z.cashOut': 'Выплаты', 'j.fnCopy': 'Копия из ФН', 'j.fnCopyTitle': 'Копия из ФН',
     'j.title': 'Журнал чеков', 'j.search': 'external_id', 'j.status': 'Статус', 'j.any': 'любой', 'j.from': 'С', 'j.to': 'По', 'j.find': 'Найти', 'j.more': 'Ещё', 'j.empty': 'Ничего не найдено.',
     'j.accepted': 'принят', 'j.done': 'фискализирован', 'j.fail': 'ошибка', 'j.acceptedAt': 'Принят', 'j.total': 'Сумма', 'j.fd': 'ФД / ФП', 'j.request': 'Запрос', 'j.result': 'Результат', 'j.republish': 'Опубликовать результат снова', 'j.republished': 'Результат опубликован снова.', 'j.back': '← к журналу', 'j.error': 'Ошибка',
     'm.title': 'Ручная регистрация чека', 'm.operation': 'Операция', 'm.sell': 'Приход', 'm.sell_refund': 'Возврат прихода', 'm.external_id': 'external_id', 'm.sno': 'СНО', 'm.email': 'E-mail покупателя', 'm.phone': 'Телефон покупателя', 'm.inn': 'ИНН организации', 'm.companyEmail': 'E-mail магазина (отправитель чека)', 'm.address': 'Место расчётов',
@@ -43,7 +43,7 @@ const DICT = {
     'login.title': 'Log in', 'login.password': 'Password', 'login.submit': 'Log in',
     'setup.title': 'First run: set the password', 'setup.hint': 'The password protects this page. At least 8 characters.', 'setup.password': 'New password', 'setup.repeat': 'Repeat the password', 'setup.submit': 'Set password', 'setup.mismatch': 'The passwords differ',
     'safe.banner': 'Safe mode: the configuration cannot be used, the gateway prints nothing. Fix the settings and restart.',
-    'status.title': 'Status', 'status.register': 'Register (KKT)', 'status.link': 'Link', 'status.up': 'up', 'status.down': 'down', 'status.lastOk': 'Last exchange', 'status.model': 'Model', 'status.serial': 'Serial number', 'status.protocol': 'Protocol', 'status.protocolAuto': 'detected automatically', 'status.pin': 'Pin protocol “{p}”', 'status.pinned': 'saved; takes effect after a restart', 'status.linkError': 'Error',
+    'status.title': 'Status', 'status.register': 'Register (KKT)', 'status.link': 'Link', 'status.up': 'up', 'status.down': 'down', 'status.lastOk': 'Last exchange', 'status.model': 'Model', 'status.serial': 'Serial number', 'status.protocol': 'Protocol', 'status.protocolAuto': 'detected automatically', 'status.registration': 'Registration', 'status.inn': 'INN', 'status.rn': 'Registration no.', 'status.fromConfig': 'from the settings', 'status.sno': 'Tax systems', 'status.modes': 'Modes', 'status.zMismatch': 'Last Z-report differs from the gateway tally', 'mode.encryption': 'encryption', 'mode.autonomous': 'autonomous', 'mode.automatic': 'automatic', 'mode.services': 'services', 'mode.bso': 'BSO', 'mode.internet': 'internet', 'status.pin': 'Pin protocol “{p}”', 'status.pinned': 'saved; takes effect after a restart', 'status.linkError': 'Error',
     'status.check': 'Check connection', 'status.checking': 'Checking…', 'status.checkOk': 'The register answered in {ms} ms', 'status.checkFail': 'No answer: {error}',
     'status.paper': 'Paper', 'status.paperOk': 'present', 'status.paperOut': 'out', 'status.cover': 'Cover', 'status.coverOpen': 'open', 'status.coverClosed': 'closed',
     'status.shift': 'Shift', 'status.shiftNumber': 'Number', 'status.shiftState': 'State', 'status.openedAt': 'Opened', 'status.hoursLeft': 'Hours left of 24', 'status.nextClose': 'Scheduled close', 'status.receipts': 'Receipts in shift',
@@ -63,7 +63,7 @@ const DICT = {
     'sno.osn': 'General (OSN)', 'sno.usn_income': 'Simplified, income', 'sno.usn_income_outcome': 'Simplified, income − expense', 'sno.envd': 'ENVD', 'sno.esn': 'ESHN', 'sno.patent': 'Patent',
     'z.title': 'Z-reports', 'z.add': 'Add Z-report', 'z.adding': 'Closing the shift…', 'z.added': 'Shift closed: Z-report no. {n}.', 'z.failed': 'Could not close the shift: {error}', 'z.queued': 'Command queued…',
     'z.number': 'Z-report no.', 'z.date': 'Date', 'z.ofd': 'Sent to the OFD', 'z.count': 'Receipts', 'z.sum': 'Sum', 'z.fn': 'FN number', 'z.reg': 'Registration no.', 'z.sno': 'Tax system', 'z.link': 'Link', 'z.empty': 'No Z-reports yet.',
-    'z.cumulative': 'Cumulative total', 'z.since': 'since {d}', 'z.today': 'Current shift', 'z.cash': 'Cash', 'z.cashless': 'Cashless', 'z.returns': 'Returns', 'z.all': '{n} more unsent', 'z.yes': 'yes', 'z.unsent': 'unsent: {n}', 'z.view': 'view',
+    'z.cumulative': 'Cumulative total', 'z.since': 'since {d}', 'z.today': 'Current shift', 'z.cash': 'Cash', 'z.cashless': 'Cashless', 'z.returns': 'Returns', 'z.all': '{n} more unsent', 'z.yes': 'yes', 'z.unsent': 'unsent: {n}', 'z.view': 'view', 'z.ofdLink': 'OFD', 'z.mismatch': 'differs from the gateway tally: {n}', 'z.byRegister': 'from the register', 'z.byGateway': 'from the gateway tally (the register gave no counters)', 'z.cashIn': 'Cash in', 'z.cashOut': 'Cash out', 'j.fnCopy': 'Copy from the FN', 'j.fnCopyTitle': 'Copy from the FN',
     'j.title': 'Receipts journal', 'j.search': 'external_id', 'j.status': 'Status', 'j.any': 'any', 'j.from': 'From', 'j.to': 'To', 'j.find': 'Search', 'j.more': 'More', 'j.empty': 'Nothing found.',
     'j.accepted': 'accepted', 'j.done': 'fiscalized', 'j.fail': 'failed', 'j.acceptedAt': 'Accepted', 'j.total': 'Total', 'j.fd': 'FD / FP', 'j.request': 'Request', 'j.result': 'Result', 'j.republish': 'Publish the result again', 'j.republished': 'Result published again.', 'j.back': '← journal', 'j.error': 'Error',
     'm.title': 'Manual receipt', 'm.operation': 'Operation', 'm.sell': 'Sale', 'm.sell_refund': 'Sale refund', 'm.external_id': 'external_id', 'm.sno': 'Tax system', 'm.email': 'Customer e-mail', 'm.phone': 'Customer phone', 'm.inn': 'Company INN', 'm.companyEmail': 'Shop e-mail (receipt sender)', 'm.address': 'Place of settlement',
@@ -304,6 +304,17 @@ function statusView(st, checkBox) {
       [t('status.unsent'), fw && fw.ofd ? pill(level(fw.ofd.level), String(dash(fw.ofd.unsent_count))) : fn && fn.unsent_count],
       [t('status.oldestUnsent'), fw && fw.ofd ? fw.ofd.oldest_unsent : fn && fn.unsent_since],
     ])));
+    const rg = hl.registration;
+    if (rg) {
+      const modes = rg.register && rg.register.modes ? Object.entries(rg.register.modes).filter(([, v]) => v).map(([k]) => t(`mode.${k}`)).join(', ') : null;
+      const zc = hl.zreport_check;
+      cards.push(h('div', { class: 'card', id: 'card-registration' }, h('h2', {}, t('status.registration')), dl([
+        [t('status.inn'), rg.inn], [t('status.rn'), rg.registration_number && `${rg.registration_number}${rg.source && rg.source.registrationNumber === 'config' ? ` (${t('status.fromConfig')})` : ''}`],
+        [t('status.sno'), (rg.tax_systems || []).map((x) => t(`sno.${x}`)).join(', ')], [t('status.modes'), modes || (rg.register ? '—' : null)],
+        ...(rg.warnings || []).map((w) => ['', pill('warn', w)]),
+        zc && zc.mismatch && zc.mismatch.length ? [t('status.zMismatch'), pill('warn', zc.mismatch.map((m) => `${m.field}: ${m.register} ≠ ${m.gateway}`).join('; '))] : null,
+      ])));
+    }
     cards.push(h('div', { class: 'card', id: 'card-mqtt' }, h('h2', {}, t('status.mqtt')), dl([
       [t('status.connected'), pill(hl.mqtt.connected ? 'ok' : 'bad', hl.mqtt.connected ? t('common.yes') : t('common.no'))], [t('status.broker'), hl.mqtt.broker],
     ])));
@@ -521,13 +532,16 @@ function zRow(z) {
     h('td', {}, unsent ? pill('warn', t('z.unsent', { n: unsent })) : unsent === 0 ? pill('ok', t('z.yes')) : t('status.unknown')),
     h('td', { class: 'num' }, dash(z.receipts_count)), h('td', { class: 'num' }, rub(sum)),
     h('td', {}, dash(z.fn_number)), h('td', {}, dash(z.registration_number)), h('td', {}, (z.tax_systems || []).map((s) => t(`sno.${s}`)).join(', ')),
-    h('td', {}, h('a', { href: `#/zreports/${z.fiscal_document_number}` }, t('z.view'))));
+    h('td', {}, h('a', { href: `#/zreports/${z.fiscal_document_number}` }, t('z.view')),
+      z.link ? [' · ', h('a', { href: z.link, target: '_blank', rel: 'noopener noreferrer', class: 'z-ofd-link' }, t('z.ofdLink'))] : '',
+      z.mismatch && z.mismatch.length ? [' ', pill('warn', t('z.mismatch', { n: z.mismatch.length }))] : '',
+      z.figures_source === 'gateway' ? [' ', h('span', { class: 'muted' }, t('z.byGateway'))] : ''));
 }
 
 async function renderZReports() {
   const r = await api('GET', '/api/zreports');
   if (!r.ok) return mount(h('p', { class: 'bad' }, errText(r.data && r.data.error)));
-  const { reports, book } = r.data;
+  const { reports, book, register } = r.data;
   const detail = location.hash.split('/')[2];
   const out = h('div', { class: 'result', id: 'z-result' });
   const add = h('button', { type: 'button', id: 'z-add' }, t('z.add'));
@@ -556,17 +570,25 @@ async function renderZReports() {
     }, 700);
     S.timers.push(poll);
   });
-  const cumulative = book && book.cumulative ? book.cumulative.sell - book.cumulative.sell_refund - book.cumulative.buy + book.cumulative.buy_refund : null;
-  const ops = book && book.tally ? book.tally.ops : null;
-  const cashToday = ops ? ops.sell.payments.cash - ops.sell_refund.payments.cash : null;
-  const cashlessToday = ops ? ops.sell.payments.electronic - ops.sell_refund.payments.electronic : null;
+  // the register's own counters when it gave them; the gateway's tally otherwise, marked as such
+  let cumulative = book && book.cumulative ? book.cumulative.sell - book.cumulative.sell_refund - book.cumulative.buy + book.cumulative.buy_refund : null;
+  const tally = book && book.tally ? book.tally.ops : null;
+  const today = register
+    ? { counts: register.counts, sums: register.sums }
+    : tally ? { counts: Object.fromEntries(Object.entries(tally).map(([k, o]) => [k, o.count])), sums: Object.fromEntries(Object.entries(tally).map(([k, o]) => [k, o.payments])) } : null;
+  if (register && register.cumulative) cumulative = register.cumulative.sell - register.cumulative.sell_refund - register.cumulative.buy + register.cumulative.buy_refund;
+  const opSum = (p) => p.cash + p.electronic + p.prepaid + p.credit + p.other;
+  const cashToday = today ? today.sums.sell.cash - today.sums.sell_refund.cash : null;
+  const cashlessToday = today ? today.sums.sell.electronic - today.sums.sell_refund.electronic : null;
+  const source = h('div', { class: 'muted', id: 'z-source' }, register ? t('z.byRegister') : t('z.byGateway'));
   const totals = h('div', { class: 'totals' },
-    h('div', { class: 'card', id: 'z-cumulative' }, h('div', { class: 'muted' }, t('z.cumulative'), book && book.since ? ` ${t('z.since', { d: book.since.replace('T', ' ') })}` : ''), h('div', { class: 'big' }, kop(cumulative ?? 0))),
-    h('div', { class: 'card', id: 'z-today' }, h('div', { class: 'muted' }, t('z.today'), ops ? ` № ${book.tally.shift}` : ''), dl([
+    h('div', { class: 'card', id: 'z-cumulative' }, h('div', { class: 'muted' }, t('z.cumulative'), !(register && register.cumulative) && book && book.since ? ` ${t('z.since', { d: book.since.replace('T', ' ') })}` : ''), h('div', { class: 'big' }, kop(cumulative ?? 0))),
+    h('div', { class: 'card', id: 'z-today' }, h('div', { class: 'muted' }, t('z.today'), register && register.shiftNumber ? ` № ${register.shiftNumber}` : !register && tally ? ` № ${book.tally.shift}` : ''), dl([
       [t('z.cash'), kop(cashToday ?? 0)], [t('z.cashless'), kop(cashlessToday ?? 0)],
-      [t('z.returns'), ops ? `${ops.sell_refund.count} / ${kop(ops.sell_refund.total)}` : '0'],
-      [t('z.count'), ops ? ops.sell.count + ops.sell_refund.count + ops.buy.count + ops.buy_refund.count : 0],
-    ])));
+      [t('z.returns'), today ? `${today.counts.sell_refund} / ${kop(opSum(today.sums.sell_refund))}` : '0'],
+      [t('z.count'), today ? today.counts.sell + today.counts.sell_refund + today.counts.buy + today.counts.buy_refund : 0],
+      register && [t('z.cashIn'), kop(register.cashIn)], register && [t('z.cashOut'), kop(register.cashOut)],
+    ]), source));
   const table = reports.length === 0 ? h('p', { class: 'muted', id: 'z-empty' }, t('z.empty')) : h('table', { id: 'z-table' },
     h('thead', {}, h('tr', {}, ['z.number', 'z.date', 'z.ofd', 'z.count', 'z.sum', 'z.fn', 'z.reg', 'z.sno', 'z.link'].map((k) => h('th', { class: k === 'z.count' || k === 'z.sum' || k === 'z.number' ? 'num' : '' }, t(k))))),
     h('tbody', {}, reports.map(zRow)));
@@ -635,15 +657,25 @@ async function renderReceipt() {
     const x = await api('POST', `/api/receipts/${encodeURIComponent(id)}/republish`);
     out.replaceChildren(x.ok ? pill('ok', t('j.republished')) : pill('bad', errText(x.data && x.data.error)));
   });
+  const copyOut = h('pre', { id: 'receipt-fn-copy', class: 'hidden' });
+  const copyBtn = h('button', { type: 'button', class: 'secondary', id: 'fn-copy', disabled: d.status !== 'done' || !p }, t('j.fnCopy'));
+  copyBtn.addEventListener('click', async () => {
+    const x = await api('GET', `/api/receipts/${encodeURIComponent(id)}/fn-copy`);
+    copyOut.classList.remove('hidden');
+    copyOut.textContent = x.ok ? JSON.stringify(x.data.copy, null, 2) : errText(x.data && x.data.error);
+  });
   mount(back, h('h1', {}, d.external_id, ' ', statusPill(d.status)),
     h('div', { class: 'grid' },
       h('div', { class: 'card', id: 'receipt-summary' }, dl([
         [t('j.acceptedAt'), fmtTime(d.accepted_at)], [t('j.total'), p ? rub(p.total) : null], ['ФД / FD', p && p.fiscal_document_number], ['ФП / FP', p && p.fiscal_document_attribute],
-        ['ФН / FN', p && p.fn_number], [t('status.shift'), p && p.shift_number], ['QR', p && p.qr], d.result && d.result.error && [t('j.error'), errText(d.result.error)],
-      ]), h('p', {}), rep, out),
+        ['ФН / FN', p && p.fn_number], ['РН ККТ / RN', p && p.ecr_registration_number], [t('status.shift'), p && p.shift_number], ['QR', p && p.qr],
+        p && p.link && [t('z.ofdLink'), h('a', { href: p.link, target: '_blank', rel: 'noopener noreferrer', id: 'receipt-link' }, p.link)],
+        d.result && d.result.error && [t('j.error'), errText(d.result.error)],
+      ]), h('p', {}), rep, ' ', copyBtn, out),
       d.qr_image ? h('div', { class: 'card' }, h('img', { class: 'qr', id: 'receipt-qr', src: d.qr_image, alt: 'QR', width: 220, height: 220 })) : ''),
     h('h2', { class: 'spaced-top' }, t('j.request')), h('pre', { id: 'receipt-request' }, JSON.stringify(d.request, null, 2)),
-    h('h2', {}, t('j.result')), h('pre', { id: 'receipt-result' }, JSON.stringify(d.result, null, 2)));
+    h('h2', {}, t('j.result')), h('pre', { id: 'receipt-result' }, JSON.stringify(d.result, null, 2)),
+    h('h2', {}, t('j.fnCopyTitle')), copyOut);
 }
 
 // ---------------------------------------------------------------------------------------------------- manual receipt
