@@ -5,7 +5,7 @@
  */
 import {
   DriverError, type DeviceInfo, type DeviceStatus, type DocumentRef, type FiscalDriver, type FiscalReceipt,
-  type FiscalResult, type FnState, type OpName, type OperationType, type PaperState, type Payments, type RegistrationData, type ShiftFigures, type TaxSystem, type ShiftResult, type ShiftState, type ZReportResult,
+  type FiscalResult, type FnState, type OpName, type PaperState, type Payments, type RegistrationData, type ShiftFigures, type TaxSystem, type ShiftResult, type ShiftState, type ZReportResult,
 } from '../types.ts';
 import type { BytePort } from '../transport.ts';
 import * as codec from './codec.ts';
@@ -546,7 +546,10 @@ export class AtolDriver implements FiscalDriver {
     this.shiftOpened = undefined;
     const doc = await this.bestEffort(() => this.readDocument(last.fdNumber), undefined);
     const shiftNumber = doc?.shiftNumber ?? shiftBefore?.shiftNumber ?? (await this.deviceStatus()).shiftNumber;
-    return { shiftNumber, fdNumber: last.fdNumber, fiscalSign: last.fiscalSign, dateTime: doc?.dateTime || last.dateTime };
+    const z: ZReportResult = { shiftNumber, fdNumber: last.fdNumber, fiscalSign: last.fiscalSign, dateTime: doc?.dateTime || last.dateTime };
+    const ex = await this.bestEffort(() => this.exec(codec.fn(this.access, FnSub.EXCHANGE), codec.decodeExchangeStatus, { idempotent: true }), undefined);
+    if (ex) z.unsentCount = ex.unsentCount;
+    return z;
   }
 
   private async doXReport(): Promise<void> {
@@ -840,8 +843,6 @@ function localDateTime(d: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
 }
-
-export type { OperationType };
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

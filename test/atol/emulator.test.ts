@@ -112,6 +112,7 @@ t.test('TCP: open, status, a 3-item card receipt, read back, X, cash, Z, open sh
   const z = await driver.closeShift({ name: 'Иванова И.И.' });
   const zdoc = emu.journal.document(z.fdNumber)!;
   t.match(zdoc, { type: 5, fiscalSign: z.fiscalSign, shift: z.shiftNumber });
+  t.equal(z.unsentCount, emu.journal.ofdQueue().count, "unsent count after the Z");
   t.equal((await driver.status()).shift, 'closed');
   const opened = await driver.openShift({ name: 'Иванова И.И.' });
   t.match(emu.journal.document(opened.fdNumber), { type: 2, shift: opened.shiftNumber });
