@@ -15,12 +15,15 @@ import type { Readable, Writable } from 'node:stream';
 import { parseDuration } from './clock.ts';
 import { runControl, HELP } from './control.ts';
 import { Emulator } from './emulator.ts';
-import { readJournal } from './journal.ts';
+import { MODE_BITS, readJournal, TAX_SYSTEM_BITS, type JournalIdentity } from './journal.ts';
+import { isValidInn } from '../../src/fiscal/rules.ts';
 import { createPty, type Pty } from './pty.ts';
 import { exitAfterDrain } from '../../src/system/exit.ts';
 
 const USAGE = `usage: kkt-emulator [--protocol shtrih|atol] (--pty [--link PATH] | --tcp PORT) [--journal FILE] [--baud N] [--print-ms N]
                     [--control PORT] [--clock-offset DURATION] [--no-extended-answers] [--verbose]
+                    [--inn INN] [--rn RNM] [--tax-systems osn,usn_income,…] [--ffd 1.05|1.2]
+                    [--modes encryption,internet,…|none] [--ofd-inn INN]   (identity of a NEW journal only)
        kkt-emulator --journal FILE --dump
 control lines: ${HELP}`;
 
@@ -39,6 +42,12 @@ async function main(): Promise<number> {
       'clock-offset': { type: 'string' },
       'no-extended-answers': { type: 'boolean' },
       dump: { type: 'boolean' },
+      inn: { type: 'string' },
+      rn: { type: 'string' },
+      'tax-systems': { type: 'string' },
+      ffd: { type: 'string' },
+      modes: { type: 'string' },
+      'ofd-inn': { type: 'string' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -55,15 +64,23 @@ async function main(): Promise<number> {
   if (values.tcp === TCP_DEFAULT) values.tcp = protocol === 'atol' ? '5555' : undefined;
   if (!values.pty && !values.tcp) return usage(2);
 
+  const identity = identityFromFlags(values);
+  if (typeof identity === 'string') {
+    process.stderr.write(`kkt-emulator: ${identity}\n`);
+    return 2;
+  }
   const log = values.verbose ? (e: string): void => void process.stderr.write(`[emulator] ${e}\n`) : undefined;
   const emu = new Emulator({
     protocol,
     ...(values.journal ? { journalPath: values.journal } : {}),
+    identity,
     clock: { offsetMs: values['clock-offset'] ? parseDuration(values['clock-offset']) : 0 },
     device: { extendedFdAnswers: !values['no-extended-answers'] },
     link: { baud: Number(values.baud ?? 0), printMs: Number(values['print-ms'] ?? 0), ...(log ? { log } : {}) },
   });
   const closers: Array<() => Promise<void> | void> = [() => emu.close()];
+  const kept = (Object.keys(identity) as Array<keyof JournalIdentity>).filter((k) => emu.journal.identity[k] !== identity[k]);
+  if (kept.length) process.stderr.write(`[emulator] the journal keeps its stored identity (${kept.join(', ')} not changed)\n`);
 
   if (values.pty) {
     const pty = await createPty(values.link ? { link: values.link } : {});
@@ -88,6 +105,55 @@ async function main(): Promise<number> {
   });
   for (const close of closers) await close();
   return 0;
+}
+
+/** --inn/--rn/--tax-systems/--ffd/--modes/--ofd-inn → identity of a new FN, or an error message */
+function identityFromFlags(v: Record<string, string | boolean | undefined>): Partial<JournalIdentity> | string {
+  const out: Partial<JournalIdentity> = {};
+  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const inn = str('inn');
+  if (inn !== undefined) {
+    if (!/^\d{10}$|^\d{12}$/.test(inn)) return `--inn ${inn}: 10 or 12 digits`;
+    if (!isValidInn(inn)) process.stderr.write(`[emulator] warning: --inn ${inn} fails the INN checksum\n`);
+    out.inn = inn;
+  }
+  const rn = str('rn');
+  if (rn !== undefined) {
+    if (!/^\d{1,20}$/.test(rn)) return `--rn ${rn}: up to 20 digits (16 usual)`;
+    out.registrationNumber = rn;
+  }
+  const taxes = str('tax-systems');
+  if (taxes !== undefined) {
+    let bits = 0;
+    for (const name of taxes.split(',').map((w) => w.trim()).filter(Boolean)) {
+      const bit = TAX_SYSTEM_BITS[name];
+      if (bit === undefined) return `--tax-systems: unknown ${name} (${Object.keys(TAX_SYSTEM_BITS).join(', ')})`;
+      bits |= bit;
+    }
+    if (!bits) return '--tax-systems: at least one';
+    out.taxSystems = bits;
+  }
+  const ffd = str('ffd');
+  if (ffd !== undefined) {
+    if (ffd !== '1.05' && ffd !== '1.2') return `--ffd ${ffd}: 1.05 or 1.2`;
+    out.ffd = ffd;
+  }
+  const modes = str('modes');
+  if (modes !== undefined) {
+    let bits = 0;
+    for (const name of modes.split(',').map((w) => w.trim()).filter((w) => w && w !== 'none')) {
+      const bit = MODE_BITS[name];
+      if (bit === undefined) return `--modes: unknown ${name} (${Object.keys(MODE_BITS).join(', ')}, none)`;
+      bits |= bit;
+    }
+    out.modes = bits;
+  }
+  const ofdInn = str('ofd-inn');
+  if (ofdInn !== undefined) {
+    if (!/^\d{10}$|^\d{12}$/.test(ofdInn)) return `--ofd-inn ${ofdInn}: 10 or 12 digits`;
+    out.ofdInn = ofdInn;
+  }
+  return out;
 }
 
 /** `--tcp` without a port (ATOL: 5555) */

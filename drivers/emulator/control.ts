@@ -22,6 +22,7 @@ export const HELP = [
   'fault cover-open | cover open|close',
   'fault fn-exhausted [on|off] [CODE]',
   'fault error CODE [COMMAND] [N]     (hex: fault error 4E FF46 2)',
+  'fault keyboard-receipt [KOPECKS] [cash|card]   (a receipt typed on the keyboard; default 10000 cash)',
   'fault clear',
   'silent on|off',
   'paper out|in',
@@ -89,6 +90,8 @@ function fault(emu: Emulator, [name, ...args]: string[]): string {
     }
     case 'error':
       return injectError(emu, args);
+    case 'keyboard-receipt':
+      return keyboardReceipt(emu, args);
     case 'clear':
       emu.faults.clear();
       emu.frontEnd.clearFaults();
@@ -96,6 +99,15 @@ function fault(emu: Emulator, [name, ...args]: string[]): string {
     default:
       throw new Error(`unknown fault ${name ?? ''}`);
   }
+}
+
+function keyboardReceipt(emu: Emulator, args: string[]): string {
+  const kind = args.find((a) => a === 'cash' || a === 'card') as 'cash' | 'card' | undefined;
+  const sumWord = args.find((a) => a !== 'cash' && a !== 'card');
+  const sum = sumWord === undefined ? 10_000 : count(sumWord);
+  if (sum <= 0) throw new Error('keyboard-receipt KOPECKS must be > 0');
+  const doc = emu.keyboardReceipt(sum, kind ?? 'cash');
+  return `keyboard receipt FD ${doc.fd} FP ${doc.fiscalSign} total ${doc.total} ${kind ?? 'cash'}`;
 }
 
 function paperOut(emu: Emulator, [where, k]: string[]): string {

@@ -9,7 +9,8 @@ import { AtolLink } from './atol/link.ts';
 import { DeviceClock, type DeviceClockOptions } from './clock.ts';
 import { ShtrihDevice, type DeviceOptions, type EmulatedDevice } from './device.ts';
 import { LinkFaults } from './faults.ts';
-import { Journal, type JournalIdentity } from './journal.ts';
+import { Journal, type FiscalDocument, type JournalIdentity } from './journal.ts';
+import { RegisterError } from './register.ts';
 import { DeviceLink, type LinkOptions } from './link.ts';
 
 export type EmulatorProtocol = 'shtrih' | 'atol';
@@ -81,6 +82,17 @@ export class Emulator {
 
   advanceClock(ms: number): void {
     this.clock.advance(ms);
+  }
+
+  /** a receipt typed on the register's keyboard (no host sent it): in the journal and the registers */
+  keyboardReceipt(sum: number, kind: 'cash' | 'card' = 'cash'): FiscalDocument {
+    if (this.frontEnd.receiptOpen) throw new Error('a receipt is open on the register');
+    try {
+      return this.device.register.keyboardReceipt(sum, kind);
+    } catch (e) {
+      if (e instanceof RegisterError) throw new Error(`register refuses: ${e.code}`);
+      throw e;
+    }
   }
 
   /** the OFD acknowledges the oldest `count` documents (all by default) */

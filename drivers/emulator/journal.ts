@@ -22,6 +22,55 @@ export interface JournalIdentity {
   kktSerial: string;
   /** hex; the fiscal signs are an HMAC of the document under it */
   secret: string;
+  /** FFD version of the registration: '1.05' or '1.2' (FF09 answer layout); default '1.05' */
+  ffd?: FfdVersion;
+  /** work-mode bits (FF09 / A4 43): bit0 encryption, bit1 autonomous, bit2 automatic, bit3 services, bit4 BSO, bit5 internet */
+  modes?: number;
+  /** FFD 1.2 extended work-mode bits (FF09 64-byte layout) */
+  extendedModes?: number;
+  /** OFD INN (10 or 12 digits) */
+  ofdInn?: string;
+  /** registration report: FD number, fiscal sign, "YYYY-MM-DDTHH:MM:SS" */
+  registrationFd?: number;
+  registrationFp?: number;
+  registeredAt?: string;
+}
+
+export type FfdVersion = '1.05' | '1.2';
+
+/** work-mode bits (FF09, A4 43) by name */
+export const MODE_BITS: Record<string, number> = {
+  encryption: 0x01, autonomous: 0x02, automatic: 0x04, services: 0x08, bso: 0x10, internet: 0x20,
+};
+
+/** tag 1062 bits by the gateway's names (§4) */
+export const TAX_SYSTEM_BITS: Record<string, number> = {
+  osn: 0x01, usn_income: 0x02, usn_income_outcome: 0x04, envd: 0x08, esn: 0x10, patent: 0x20,
+};
+
+/** The registration data every front-end answers (identity with the defaults of older journals filled in). */
+export interface Registration {
+  inn: string;
+  registrationNumber: string;
+  taxSystems: number;
+  modes: number;
+  extendedModes: number;
+  ffd: FfdVersion;
+  ofdInn: string;
+  fd: number;
+  fp: number;
+  dateTime: string;
+  kktSerial: string;
+  fnSerial: string;
+}
+
+export function registrationOf(id: JournalIdentity): Registration {
+  return {
+    inn: id.inn, registrationNumber: id.registrationNumber, taxSystems: id.taxSystems, modes: id.modes ?? DEFAULT_REGISTRATION.modes,
+    extendedModes: id.extendedModes ?? 0, ffd: id.ffd ?? '1.05', ofdInn: id.ofdInn ?? DEFAULT_REGISTRATION.ofdInn,
+    fd: id.registrationFd ?? DEFAULT_REGISTRATION.registrationFd, fp: id.registrationFp ?? DEFAULT_REGISTRATION.registrationFp,
+    dateTime: id.registeredAt ?? DEFAULT_REGISTRATION.registeredAt, kktSerial: id.kktSerial, fnSerial: id.fnSerial,
+  };
 }
 
 export interface JournalItem {
@@ -71,6 +120,9 @@ export interface ShiftCounters {
   returns: number;
   cashIn: number;
   cashOut: number;
+  /** cash-in / cash-out documents in the shift (absent in shift-close counters of older journals) */
+  cashInCount?: number;
+  cashOutCount?: number;
   /** fiscal documents formed in the shift, shift-open included */
   documents: number;
 }
@@ -106,6 +158,8 @@ export interface FiscalDocument {
   correction?: CorrectionInfo;
   /** shift close: the closed shift's counters */
   counters?: ShiftCounters;
+  /** made on the register's keyboard (fault keyboard-receipt), not by a host */
+  keyboard?: boolean;
 }
 
 export interface NonFiscalDocument {
@@ -162,6 +216,8 @@ export function emptyCounters(): ShiftCounters {
     returns: 0,
     cashIn: 0,
     cashOut: 0,
+    cashInCount: 0,
+    cashOutCount: 0,
     documents: 0,
   };
 }
@@ -178,11 +234,34 @@ export interface JournalOptions {
 export const DEFAULT_IDENTITY: Omit<JournalIdentity, 'secret'> = {
   fnSerial: '9960440300112233',
   fnExpiry: '2027-12-31',
-  registrationNumber: '0000000001012345',
-  inn: '7701234567',
+  // ordinal 0000000001 + the FNS check digits (CRC16-CCITT of ordinal, INN padded to 12, serial padded to 20)
+  registrationNumber: '0000000001057364',
+  /** passes the INN checksum (src/fiscal/rules.ts isValidInn); the company.inn of the project's fixtures */
+  inn: '5010051677',
   taxSystems: 0x01 | 0x02,
   kktSerial: '0012345678901234',
 };
+
+/** registration defaults for the fields a journal's init record may lack */
+export const DEFAULT_REGISTRATION = {
+  modes: MODE_BITS.encryption!,
+  /** Taxcom's INN (valid checksum) */
+  ofdInn: '7704211201',
+  /** the registration report's FD/FP as FF09 / A4 43 give them; the report itself is not a journal document (README) */
+  registrationFd: 1,
+  registrationFp: 1_234_567_890,
+  registeredAt: '2026-01-15T09:00:00',
+} as const;
+
+/** cumulative (never cleared) figures over the FN's life, rebuilt by replaying the journal */
+export interface Cumulative {
+  /** per tag 1054 operation, receipts and corrections, kopecks */
+  totals: Record<OperationKey, number>;
+  /** per operation and payment kind */
+  payments: Record<OperationKey, Payments>;
+  /** correction receipts' totals per operation */
+  corrections: Record<OperationKey, number>;
+}
 
 export class Journal {
   identity!: JournalIdentity;
@@ -192,6 +271,11 @@ export class Journal {
   shift: ShiftState = { number: 0, open: false, receiptNo: 0, counters: emptyCounters() };
   /** tag 1054 → cumulative total, kopecks, over the FN's life */
   readonly cumulative: Record<OperationKey, number> = { '1': 0, '2': 0, '3': 0, '4': 0 };
+  /** cumulative totals per operation and payment kind, and of the corrections (never cleared; replayed on load) */
+  readonly cumulativeDetail: Cumulative = (() => {
+    const c = emptyCounters();
+    return { totals: this.cumulative, payments: c.payments, corrections: { '1': 0, '2': 0, '3': 0, '4': 0 } };
+  })();
   private readonly index = new Map<number, DocumentSummary>();
   private readonly documents = new Map<number, FiscalDocument>();
   private readonly unsent: Array<{ fd: number; dateTime: string }> = [];
@@ -279,14 +363,23 @@ export class Journal {
   private apply(r: JournalRecord): void {
     switch (r.kind) {
       case 'init':
-        this.identity = { fnSerial: r.fnSerial, fnExpiry: r.fnExpiry, registrationNumber: r.registrationNumber, inn: r.inn, taxSystems: r.taxSystems, kktSerial: r.kktSerial, secret: r.secret };
+        {
+          const { kind: _kind, ...identity } = r;
+          this.identity = identity;
+        }
         return;
       case 'fd':
         return this.applyFiscal(r);
       case 'nf':
         this.lastDocNo = r.docNo;
-        if (r.type === 'cash_in') this.shift.counters.cashIn += r.sum ?? 0;
-        if (r.type === 'cash_out') this.shift.counters.cashOut += r.sum ?? 0;
+        if (r.type === 'cash_in') {
+          this.shift.counters.cashIn += r.sum ?? 0;
+          this.shift.counters.cashInCount = (this.shift.counters.cashInCount ?? 0) + 1;
+        }
+        if (r.type === 'cash_out') {
+          this.shift.counters.cashOut += r.sum ?? 0;
+          this.shift.counters.cashOutCount = (this.shift.counters.cashOutCount ?? 0) + 1;
+        }
         return;
       case 'ofd':
         while (this.acked < this.unsent.length && this.unsent[this.acked]!.fd <= r.upToFd) this.acked++;
@@ -316,8 +409,13 @@ export class Journal {
     if (op === '2' || op === '4') c.returns++;
     c.totals[op] += d.total ?? 0;
     this.cumulative[op] += d.total ?? 0;
+    if (d.type === 31) this.cumulativeDetail.corrections[op] += d.total ?? 0;
     const p = c.payments[op];
-    for (const k of Object.keys(p) as Array<keyof Payments>) p[k] += d.payments?.[k] ?? 0;
+    const cp = this.cumulativeDetail.payments[op];
+    for (const k of Object.keys(p) as Array<keyof Payments>) {
+      p[k] += d.payments?.[k] ?? 0;
+      cp[k] += d.payments?.[k] ?? 0;
+    }
   }
 }
 
@@ -355,6 +453,7 @@ export interface JournalDump {
   shift: ShiftState;
   ofdUnsent: { count: number; first?: { fd: number; dateTime: string } };
   cumulative: Record<OperationKey, number>;
+  cumulativeDetail: Cumulative;
 }
 
 /** The whole journal of a file, for tests and `--dump`. Does not modify the file. */
@@ -369,6 +468,7 @@ export function readJournal(path: string): JournalDump {
     shift: j.shift,
     ofdUnsent: j.ofdQueue(),
     cumulative: j.cumulative,
+    cumulativeDetail: j.cumulativeDetail,
   };
 }
 

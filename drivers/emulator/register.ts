@@ -313,6 +313,28 @@ export class FiscalRegister {
     return doc;
   }
 
+  /**
+   * A receipt typed on the register's keyboard (fault `keyboard-receipt`): one item of `sum`, paid in cash or by card,
+   * fiscalized at once — in the journal and the registers like any receipt, though no host sent it. The host's
+   * pending tags are left for the host's own next receipt. RECEIPT_OPEN while the host has a receipt open.
+   */
+  keyboardReceipt(sum: number, kind: 'cash' | 'card' = 'cash', operation = 1): FiscalDocument {
+    if (!Number.isSafeInteger(sum) || sum <= 0 || sum > MAX_MONEY || ![1, 2, 3, 4].includes(operation)) fail('BAD_PARAMS');
+    this.noReceipt();
+    this.shiftForReceipt();
+    const payments: Payments = { cash: kind === 'cash' ? sum : 0, electronic: kind === 'card' ? sum : 0, prepaid: 0, credit: 0, other: 0 };
+    if ((operation === 2 || operation === 3) && payments.cash > this.cashInDrawer()) fail('NO_CASH');
+    const item: JournalItem = {
+      name: 'Товар', price: sum, quantity: 1_000_000, sum, vat: 'none', taxByte: 0x08, paymentMethod: 4, paymentObject: 1,
+      department: 1, tlvs: {},
+    };
+    return this.form({
+      type: 3, dateTime: this.clock.isoLocal(), shift: this.journal.shift.number, receiptNo: this.journal.shift.receiptNo + 1,
+      operation, total: sum, items: [item], payments, change: 0, taxSystem: this.taxSystem(0), tags: { '1021': 'Кассир (клавиатура)' },
+      keyboard: true,
+    });
+  }
+
   /** a correction receipt without items (FD 31) */
   correctionReceipt(corrType: number, operation: number, total: number, tendered: Payments, taxSystemByte: number): FiscalDocument {
     const taxSystem = this.taxSystem(taxSystemByte);

@@ -31,7 +31,7 @@ t.test('11h answers LEN 48 with serial, INN and last closed shift', async (t) =>
   t.equal(a.length, 48);
   t.equal(a[15], 4, 'mode');
   t.equal(u(a, 36, 2), 1, 'last closed shift');
-  t.equal(u(a, 42, 6), 7701234567, 'INN');
+  t.equal(u(a, 42, 6), 5010051677, 'INN');
   t.equal(u(a, 11, 2), 2, 'through document number');
 });
 
