@@ -198,6 +198,11 @@ export interface RegistrationData {
   /** FFD 1.1/1.2 answers: extended flags and the OFD's INN */
   extendedModeBits?: number;
   ofdInn?: string;
+  /**
+   * where it was read: 'fn' (the FN's registration report: Shtrih FF09, ATOL FN reads) or 'table' (Shtrih table 18:
+   * INN and РНМ only; taxSystems empty = unknown, modes not known, all false)
+   */
+  source?: 'fn' | 'table';
   /** the registration (or re-registration) report */
   fdNumber?: number;
   fiscalSign?: number;

@@ -4,12 +4,15 @@
  */
 import {
   DriverError, type DeviceInfo, type DeviceStatus, type DocumentRef, type FiscalDriver, type FiscalItem, type FiscalReceipt,
-  type FiscalResult, type FnState, type PaperState, type ShiftResult, type ShiftState, type VatType, type ZReportResult,
+  type FiscalResult, type FnDocumentCopy, type FnState, type OpName, type PaperState, type Payments, type RegistrationData,
+  type ShiftFigures, type ShiftResult, type ShiftState, type VatType, type ZReportResult,
 } from '../types.ts';
 import type { BytePort } from '../transport.ts';
 import * as codec from './codec.ts';
 import { Cmd } from './codec.ts';
 import { DriverCodes, UncertainError } from './errors.ts';
+import * as figures from './figures.ts';
+import * as fndoc from './fndoc.ts';
 import { commandCode, commandName } from './frame.ts';
 import { LinkError, Mutex, ShtrihLink, silentLogger, type LinkOptions, type Logger } from './protocol.ts';
 
@@ -36,6 +39,13 @@ export interface ShtrihDriverOptions {
   vatCodes?: Partial<Record<VatType, number>>;
   /** read "paper out" also from the receipt-roll flag (10h flags bit1) and not only from the submode; default true */
   paperFromFlags?: boolean;
+  /**
+   * payment types (2–13) whose registers make up the electronic sums of shiftFigures(); default [2, 3, 4] (the
+   * gateway pays electronic with type 2, the keyboard offers types 2–4). Add 5–13 when other software uses them.
+   */
+  electronicPaymentTypes?: number[];
+  /** how many FN documents closeShift()/openShift() step back from the last one to find their own; default 5 */
+  documentLookBack?: number;
   logger?: Logger;
   /** clock; default () => new Date() */
   now?: () => Date;
@@ -121,7 +131,31 @@ export class ShtrihDriver implements FiscalDriver {
   }
 
   closeShift(cashier?: { name: string; inn?: string }): Promise<ZReportResult> {
-    return this.serial(() => this.shiftDocument(Cmd.Z_REPORT, cashier));
+    return this.serial(async () => {
+      const z: ZReportResult = await this.shiftDocument(Cmd.Z_REPORT, cashier);
+      const ofd = await this.bestEffort(() => this.exec(codec.passwordOnly(Cmd.FN_OFD_STATUS, this.sysPwd), codec.decodeOfdStatus), undefined);
+      if (ofd) z.unsentCount = ofd.queueCount;
+      return z;
+    });
+  }
+
+  /** FF09 (either FFD layout), else table 18 row 1 (INN, РНМ); undefined when the firmware gives neither. */
+  registration(): Promise<RegistrationData | undefined> {
+    return this.serial(async () => {
+      const reg = await this.readRegistration();
+      if (this.deviceInfo) this.applyRegistration(this.deviceInfo, reg);
+      return reg;
+    });
+  }
+
+  /** The open shift's counters from the cash (1Ah) and operating (1Bh) registers, cumulative totals from FE F4. */
+  shiftFigures(): Promise<ShiftFigures> {
+    return this.serial(() => this.readShiftFigures());
+  }
+
+  /** FF3A + FF3B…: the document's TLVs from the FN; undefined when the FN has no such document. */
+  documentCopy(fdNumber: number): Promise<FnDocumentCopy | undefined> {
+    return this.serial(() => this.readDocumentCopy(fdNumber));
   }
 
   xReport(): Promise<void> {
@@ -172,8 +206,116 @@ export class ShtrihDriver implements FiscalDriver {
       fnNumber,
       firmware: `${st.firmwareVersion} build ${st.firmwareBuild} (${st.firmwareDate})`,
     };
+    this.applyRegistration(this.deviceInfo, await this.readRegistration(signal));
     this.log.debug({ info: this.deviceInfo, mode: st.mode, submode: st.submode }, 'shtrih: device identified');
     return this.deviceInfo;
+  }
+
+  /**
+   * FF09, then table 18 via 1Fh when FF09 is refused. Device refusals and unreadable answers → the next source /
+   * undefined (never an exception that breaks open()); a link failure still throws.
+   */
+  private async readRegistration(signal?: AbortSignal): Promise<RegistrationData | undefined> {
+    const fromFn = await this.optional(() => this.exec(codec.passwordOnly(Cmd.FN_REGISTRATION, this.sysPwd), figures.decodeRegistration, { signal }));
+    if (fromFn) return fromFn;
+    const field = (f: number): Promise<string | undefined> =>
+      this.optional(async () => figures.tableText(await this.exec(figures.readTableRequest(this.sysPwd, figures.FN_TABLE.table, figures.FN_TABLE.row, f), figures.decodeTableValue, { signal })));
+    const inn = await field(figures.FN_TABLE.inn);
+    const rn = await field(figures.FN_TABLE.registrationNumber);
+    if (!inn && !rn) {
+      this.log.warn({}, 'shtrih: the register gives no registration data (FF09 and table 18 refused)');
+      return undefined;
+    }
+    return figures.registrationFromTable(inn ?? '', rn ?? '');
+  }
+
+  private applyRegistration(info: DeviceInfo, reg: RegistrationData | undefined): void {
+    if (!reg) return;
+    info.registration = reg;
+    if (reg.inn) info.inn = reg.inn;
+    if (reg.registrationNumber) info.registrationNumber = reg.registrationNumber;
+    if (reg.taxSystems.length > 0) info.taxSystems = reg.taxSystems;
+  }
+
+  private async readShiftFigures(): Promise<ShiftFigures> {
+    const missing = new Set<string>();
+    const read = async <T>(name: string, req: Buffer, decode: (a: Buffer) => T): Promise<T | undefined> => {
+      const v = await this.optional(() => this.exec(req, decode));
+      if (v === undefined) missing.add(name);
+      return v;
+    };
+    const cashReg = (name: string, n: number) => read(name, figures.cashRegisterRequest(this.opPwd, n), figures.decodeCashRegister);
+    const opReg = (name: string, n: number) => read(name, figures.operationRegisterRequest(this.opPwd, n), figures.decodeOperationRegister);
+    const zero = (): Record<OpName, number> => ({ sell: 0, sell_refund: 0, buy: 0, buy_refund: 0 });
+    const empty = (): Payments => ({ cash: 0, electronic: 0, prepaid: 0, credit: 0, other: 0 });
+    const counts = zero();
+    const sums: Record<OpName, Payments> = { sell: empty(), sell_refund: empty(), buy: empty(), buy_refund: empty() };
+    const electronic = (this.opts.electronicPaymentTypes ?? [2, 3, 4]).filter((t) => t >= 2 && t <= 13);
+    const types = [1, ...new Set(electronic), 14, 15, 16];
+    for (const [i, op] of figures.REGISTER_OP_ORDER.entries()) {
+      counts[op] = (await opReg(`counts.${op}`, figures.REGISTERS.receiptCountBase + i)) ?? 0;
+      for (const type of types) {
+        const kind = figures.paymentKind(type);
+        sums[op][kind] += (await cashReg(`sums.${op}.${kind}`, figures.paymentRegister(type, op))) ?? 0;
+      }
+    }
+    const out: ShiftFigures = {
+      counts,
+      sums,
+      cashIn: (await cashReg('cashIn', figures.REGISTERS.cashIn)) ?? 0,
+      cashOut: (await cashReg('cashOut', figures.REGISTERS.cashOut)) ?? 0,
+      missing: [],
+    };
+    const drawer = await cashReg('cashInDrawer', figures.REGISTERS.cashInDrawer);
+    if (drawer !== undefined) out.cashInDrawer = drawer;
+    const inCount = await opReg('cashInCount', figures.REGISTERS.cashInCount);
+    if (inCount !== undefined) out.cashInCount = inCount;
+    const outCount = await opReg('cashOutCount', figures.REGISTERS.cashOutCount);
+    if (outCount !== undefined) out.cashOutCount = outCount;
+    let corrections: number | undefined = 0;
+    for (const n of figures.REGISTERS.corrections) {
+      const v = await opReg('corrections', n);
+      corrections = v === undefined || corrections === undefined ? undefined : corrections + v;
+    }
+    if (corrections !== undefined) out.corrections = corrections;
+    const cumulative = await this.optional(() => this.exec(figures.cumulativeRequest(0), figures.decodeCumulative));
+    const ops = figures.CUMULATIVE_OP_ORDER;
+    if (cumulative && ops.every((op) => cumulative[op] !== undefined)) out.cumulative = cumulative as Record<OpName, number>;
+    else for (const op of ops) if (cumulative?.[op] === undefined) missing.add(`cumulative.${op}`);
+    const shift = await this.optional(() => this.exec(codec.passwordOnly(Cmd.FN_SHIFT_PARAMS, this.sysPwd), codec.decodeShiftParams));
+    if (shift) out.shiftNumber = shift.shiftNumber;
+    out.missing = [...missing];
+    return out;
+  }
+
+  /** FF3A, then FF3B until the announced length is read (or the FN says 08h "no more data", or sends nothing). */
+  private async readDocumentCopy(fdNumber: number): Promise<FnDocumentCopy | undefined> {
+    let head: { type: number; length: number };
+    try {
+      head = await this.exec(fndoc.requestDocumentRequest(this.sysPwd, fdNumber), fndoc.decodeDocumentHeader);
+    } catch (err) {
+      if (err instanceof DriverError && err.deviceCode !== undefined && NO_DATA_CODES.has(err.deviceCode)) return undefined;
+      throw err;
+    }
+    const blocks: Buffer[] = [];
+    let got = 0;
+    // a block carries at least one byte; the bound only stops a firmware that keeps answering empty-handed
+    for (let n = 0; got < head.length && n <= head.length; n++) {
+      let block: Buffer;
+      try {
+        block = await this.exec(fndoc.readDocumentBlockRequest(this.sysPwd), fndoc.decodeDocumentBlock);
+      } catch (err) {
+        if (err instanceof DriverError && err.deviceCode === 0x08) break;
+        throw err;
+      }
+      if (block.length === 0) break;
+      blocks.push(block);
+      got += block.length;
+    }
+    if (got < head.length) {
+      throw new DriverError(DriverCodes.BAD_ANSWER, 'retryable', `FF3B: document ${fdNumber} ended after ${got} of ${head.length} bytes`, { command: 'FF3B' });
+    }
+    return fndoc.decodeFnDocument(fdNumber, head.type, Buffer.concat(blocks).subarray(0, head.length));
   }
 
   private async readStatus(brief = false): Promise<DeviceStatus> {
@@ -341,7 +483,7 @@ export class ShtrihDriver implements FiscalDriver {
     const lastFdBefore = (await this.fnStatus()).lastFd;
     await this.simple(code, this.opPwd, { uncertain: { lastFdBefore } });
     await this.bestEffort(() => this.settlePrint(true), 'still_printing' as PrintOutcome);
-    const doc = await this.readLastDocument();
+    const doc = await this.findOwnDocument(code === Cmd.Z_REPORT ? 5 : 2, lastFdBefore);
     const shiftNumber = doc.shiftNumber ?? (await this.exec(codec.passwordOnly(Cmd.FN_SHIFT_PARAMS, this.sysPwd), codec.decodeShiftParams)).shiftNumber;
     return { shiftNumber, fdNumber: doc.fdNumber, fiscalSign: doc.fiscalSign, dateTime: doc.dateTime };
   }
@@ -387,6 +529,22 @@ export class ShtrihDriver implements FiscalDriver {
       if (this.now().getTime() >= deadline) return 'still_printing';
       await this.sleep();
     }
+  }
+
+  /**
+   * The FN document a shift command made: FF01's last FD, then FF0A on it and back (at most documentLookBack, never
+   * to lastFdBefore or below) to the last one of `type` (2 shift open, 5 shift close). None of that type → the last
+   * document, as before.
+   */
+  private async findOwnDocument(type: number, lastFdBefore: number): Promise<DocumentRef> {
+    const last = await this.readLastDocument();
+    const lookBack = this.opts.documentLookBack ?? 5;
+    for (let fd = last.fdNumber, n = 0; fd > lastFdBefore && n < lookBack; fd--, n++) {
+      const doc = fd === last.fdNumber ? last : await this.readDocument(fd);
+      if (doc?.type === type) return doc;
+    }
+    this.log.warn({ type, lastFd: last.fdNumber, lastFdBefore }, 'shtrih: no FN document of the shift command\'s type after it; taking the last one');
+    return last;
   }
 
   private async readLastDocument(): Promise<DocumentRef> {

@@ -68,7 +68,7 @@ t.test('fiscalize: items, receipt tags, close; result from FF45, FF40, FF0A', as
     fnNumber: '9289000100055632', operation: 1, total: 180000, change: 0,
   });
   const codes = reg.codes();
-  t.same(codes.slice(3), ['10', 'FF01', 'FF46', 'FF46', 'FF0C', 'FF45', 'FF40', 'FF0A', '10']);
+  t.same(codes.slice(4), ['10', 'FF01', 'FF46', 'FF46', 'FF0C', 'FF45', 'FF40', 'FF0A', '10']);
   const items = reg.peer.executed.filter((p) => p[0] === 0xff && p[1] === 0x46);
   t.equal(items[1]!.readUIntLE(7, 6), 1_500_000, 'quantity 1.5 in millionths');
   t.equal(items[1]![28], 0xcb, 'VAT 22 % tax byte');
@@ -252,7 +252,7 @@ t.test('openShift / closeShift / xReport / cash', async (t) => {
   await driver.xReport();
   await driver.cashIn(10000);
   await driver.cashOut(5000);
-  t.same(await driver.closeShift(), { shiftNumber: 13, fdNumber: 45819, fiscalSign: 0x70000000 + 45819, dateTime: '2026-11-28T10:15' });
+  t.same(await driver.closeShift(), { shiftNumber: 13, fdNumber: 45819, fiscalSign: 0x70000000 + 45819, dateTime: '2026-11-28T10:15', unsentCount: 0 });
   t.equal(reg.mode, 4);
   for (const c of ['E0', '40', '50', '51', '41']) t.ok(reg.codes().includes(c), c);
   const again = await rejection(driver.closeShift());

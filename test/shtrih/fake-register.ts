@@ -21,6 +21,32 @@ interface Doc {
   tail: Buffer;
 }
 
+/** ASCII padded to `len` with `pad` (space or NUL) */
+export const padded = (text: string, len: number, pad = ' '): Buffer => Buffer.from(text.padEnd(len, pad), 'latin1');
+
+/**
+ * FF09, FFD 1.05 layout (47 data bytes): DATE_TIME5 2026-01-15 09:30, INN "5752203694  ", РНМ "0000000001001234" padded
+ * to 20 with spaces, tax systems ОСН + УСН доход (0x03), work mode internet + encryption (0x21), FD 1, FP 0x0A0B0C0D.
+ */
+export const FF09_105 = Buffer.concat([
+  hex('1A 01 0F 09 1E'), padded('5752203694', 12), padded('0000000001001234', 20), hex('03 21'), hex('01 00 00 00'), hex('0D 0C 0B 0A'),
+]);
+
+/**
+ * FF09, FFD 1.2 layout (64 data bytes): as above with NUL padding, tax systems Патент (0x20), mode 0x20, extended
+ * flags 0x05, OFD INN "7704358518", reason 00000000, FD 7, FP 123456789.
+ */
+export const FF09_12 = Buffer.concat([
+  hex('1A 01 0F 09 1E'), padded('5752203694', 12, '\0'), padded('0000000001001234', 20, '\0'), hex('20 20 05'), padded('7704358518', 12),
+  hex('00 00 00 00'), hex('07 00 00 00'), hex('15 CD 5B 07'),
+]);
+
+/** a document as the FN gives it to FF3A/FF3B: its type and its TLVs */
+export interface TlvDoc {
+  type: number;
+  tlvs: Buffer;
+}
+
 export class FakeRegister {
   mode = 2;
   flags = 0x02b2;
@@ -34,6 +60,24 @@ export class FakeRegister {
   /** device error byte for the next execution of a command, by name ("FF46", "88" …) */
   failNext = new Map<string, number[]>();
   readonly docs = new Map<number, Doc>();
+  /** FF09 answer data, or the error byte it answers */
+  ff09: Buffer | number = FF09_105;
+  /** table 18 row 1 fields (1Fh), or the error byte every read answers */
+  table18: Map<number, Buffer> | number = new Map([[2, padded('5752203694', 12, '\0')], [3, padded('0000000001001234', 20, '\0')]]);
+  /** cash registers (1Ah): value by number; unset = 0; in `refusedCash` → 33h */
+  readonly cash = new Map<number, number>();
+  readonly refusedCash = new Set<number>();
+  /** operating registers (1Bh) */
+  readonly ops = new Map<number, number>();
+  readonly refusedOps = new Set<number>();
+  /** FE F4 answer data (after the error byte), or the error byte */
+  fef4: Buffer | number = Buffer.alloc(32);
+  /** FF3A/FF3B documents by FD; FF3B hands out at most `blockSize` bytes */
+  readonly tlvDocs = new Map<number, TlvDoc>();
+  blockSize = 100;
+  private reading: Buffer | undefined;
+  /** documents the FN makes right after the Z report's (type), e.g. [21] */
+  afterZ: number[] = [];
   /** called after each executed command */
   onExecute: (name: string) => void = () => undefined;
   readonly peer: ShtrihPeer;
@@ -82,8 +126,53 @@ export class FakeRegister {
       case '41': return this.zReport();
       case '40': case 'B0': return hex('1E');
       case '50': case '51': return hex('1E 38 00');
+      case 'FF09': return this.ff09;
+      case '1F': return this.readTable(req);
+      case '1A': return this.cashRegister(req);
+      case '1B': return this.opRegister(req);
+      case 'FE': return req[1] === 0xf4 ? this.fef4 : 0x37;
+      case 'FF3A': return this.requestDocument(req.readUInt32LE(6));
+      case 'FF3B': return this.readBlock();
       default: return 0x37;
     }
+  }
+
+  private readTable(req: Buffer): Buffer | number {
+    if (typeof this.table18 === 'number') return this.table18;
+    const [table, row, field] = [req[5]!, req.readUInt16LE(6), req[8]!];
+    const v = table === 18 && row === 1 ? this.table18.get(field) : undefined;
+    return v ?? 0x33;
+  }
+
+  /** 1Ah: pwd4 + register 1 byte (LEN 6) or 2 bytes LE (LEN 7) → op1 value6 */
+  private cashRegister(req: Buffer): Buffer | number {
+    const n = req.length === 6 ? req[5]! : req.readUInt16LE(5);
+    if (req.length === 6 && n > 255) return 0x33;
+    if (this.refusedCash.has(n)) return 0x33;
+    return Buffer.concat([hex('1E'), u(this.cash.get(n) ?? 0, 6)]);
+  }
+
+  /** 1Bh: pwd4 + register1 → op1 value2 */
+  private opRegister(req: Buffer): Buffer | number {
+    const n = req[5]!;
+    if (this.refusedOps.has(n)) return 0x33;
+    return Buffer.concat([hex('1E'), u(this.ops.get(n) ?? 0, 2)]);
+  }
+
+  /** FF3A: pwd4 FD4 → type2 length2 */
+  private requestDocument(fd: number): Buffer | number {
+    const doc = this.tlvDocs.get(fd);
+    if (!doc) return 0x08;
+    this.reading = doc.tlvs;
+    return Buffer.concat([u(doc.type, 2), u(doc.tlvs.length, 2)]);
+  }
+
+  /** FF3B: the next block; 08h once everything was read */
+  private readBlock(): Buffer | number {
+    if (!this.reading || this.reading.length === 0) return 0x08;
+    const block = this.reading.subarray(0, this.blockSize);
+    this.reading = this.reading.subarray(block.length);
+    return Buffer.from(block);
   }
 
   private shortStatus(): Buffer {
@@ -125,6 +214,7 @@ export class FakeRegister {
   private zReport(): Buffer | number {
     if (this.mode !== 2 && this.mode !== 3) return 0x73;
     this.addDoc(5, u(this.shift, 2));
+    for (const type of this.afterZ) this.addDoc(type, Buffer.alloc(0));
     this.mode = 4;
     return hex('1E');
   }
