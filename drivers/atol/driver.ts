@@ -214,7 +214,7 @@ export class AtolDriver implements FiscalDriver {
       firmware: type?.firmware ?? st.version,
     };
     await this.readRegistration(fnNumber !== '');
-    if (this.q.probeTaxTable && this.taxRows === undefined && st.mode === Mode.SELECT && st.receiptState === 0) await this.probeTaxTable();
+    if (this.q.probeTaxTable && this.taxRows === undefined && st.receiptState === 0) await this.probeTaxTable(st.mode);
     this.log.debug({ info: this.deviceInfo, mode: st.mode, submode: st.submode, taxRows: this.taxRows && [...this.taxRows] }, 'atol: device identified');
     return this.deviceInfo;
   }
@@ -279,9 +279,10 @@ export class AtolDriver implements FiscalDriver {
    * ⚠ EB taxType (quirks.ts): reads table 13 «Налоги», field 3 (tax tag, [A6]) of rows 1…16 (until refused) in programming mode, and
    * maps tag 1199 values to rows. Best effort: any refusal leaves the configured numbering in force.
    */
-  private async probeTaxTable(): Promise<void> {
+  private async probeTaxTable(mode: number): Promise<void> {
     const rows = new Map<number, number>();
     try {
+      if (mode !== Mode.SELECT) await this.leaveMode();
       await this.exec(codec.enterMode(this.access, Mode.PROGRAMMING, this.progPwd), codec.expectOk, { idempotent: true });
       for (let row = 1; row <= 16; row++) {
         let value: Buffer;
@@ -416,7 +417,13 @@ export class AtolDriver implements FiscalDriver {
   }
 
   private async doFiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {
-    const plan = this.receiptPlan(receipt); // encoded up front: a bad document fails before anything is sent
+    if (this.q.probeTaxTable && this.taxRows === undefined) {
+      // not probed at open (a receipt was open then): the tax rows before the receipt is encoded
+      const st = await this.deviceStatus(signal);
+      if (st.receiptState !== 0) throw new DriverError(DriverCodes.RECEIPT_OPEN, 'retryable', 'a receipt is open on the device; cancel it first');
+      await this.probeTaxTable(st.mode);
+    }
+    const plan = this.receiptPlan(receipt); // encoded up front: a bad document fails before anything is printed
     await this.prepareForReceipt(signal);
     const lastFdBefore = (await this.exec(codec.readRegister(this.access, Reg.LAST_FD), codec.decodeLastFd, { signal, idempotent: true })).fdNumber;
     await this.enterMode(Mode.REGISTRATION, signal);
@@ -452,7 +459,9 @@ export class AtolDriver implements FiscalDriver {
     if (r.correction) body.push(...codec.correctionTags(r.correction).map(tag));
     for (const item of r.items) {
       const taxType = taxTypeFor(item.vat, this.q, this.taxRows);
-      if (taxType === undefined) throw badDocument(`VAT type ${String(item.vat)} has no tax type on this device`);
+      if (taxType === undefined) {
+        throw badDocument(`VAT type ${String(item.vat)} has no row in this device's tax table${this.taxRows?.size ? '' : ' (table 13 not readable: set quirks.vatCodes)'}`);
+      }
       body.push(codec.beginItem(a));
       body.push(...codec.itemTags(item).map(tag));
       body.push(

@@ -58,8 +58,8 @@ export interface AtolQuirks {
    * `probeTaxTable` (default true): at open() the driver reads table 13 «Налоги» (46h, field 3 "tax tag", [A6]) in
    * programming mode and maps each VAT type to the row whose tag is its 1199 value. When the device does not answer
    * that, `taxTypes` decides: 'rows' (default: [A2] is production POS code working against real registers and its row
-   * numbering is ATOL's factory table 13: 1 = 20 %, 2 = 10 %, 3 = 0 %, 4 = none, 5 = 20/120, 6 = 10/110; [A3] has no
-   * EB at all) or 'tag1199' ([A1]). `vatCodes` overrides single types in either case.
+   * numbering is ATOL's factory table 13: 1 = 20 %, 2 = 10 %, 3 = 0 %, 4 = none, 5 = 20/120, 6 = 10/110, and nothing
+   * for the newer rates; [A3] has no EB at all) or 'tag1199' ([A1]). `vatCodes` overrides single types in either case.
    */
   probeTaxTable: boolean;
   taxTypes: 'rows' | 'tag1199';
@@ -89,12 +89,13 @@ export const TAG_1199: Readonly<Record<VatType, number>> = {
 };
 
 /**
- * ATOL factory tax table rows ([A2]). ⚠ The 5 %/7 % and 22 % rates (2025–2026) have no row in any source: 22 % is put
- * in row 1 (the general rate, 18 % → 20 % → 22 % as the law changed) and 22/122 in row 5; 5 %, 7 % and their
- * calculated rates are left out (BAD_DOCUMENT) unless the table probe or `vatCodes` gives them a row.
+ * ATOL factory tax table rows ([A2]). ⚠ The 5 %/7 % and 22 % rates (2025–2026) have no row in any source (whether a
+ * firmware update rewrote row 1 or added rows is unknown), so without a readable table 13 they are not sent at all
+ * (BAD_DOCUMENT naming `quirks.vatCodes`) rather than under a guessed row — a wrong VAT rate on a fiscal receipt is
+ * worse than a refused one ("never a silent guess", kkt-protocols.md §2).
  */
 export const TAX_ROWS: Readonly<Partial<Record<VatType, number>>> = {
-  vat20: 1, vat10: 2, vat0: 3, none: 4, vat120: 5, vat110: 6, vat22: 1, vat122: 5,
+  vat20: 1, vat10: 2, vat0: 3, none: 4, vat120: 5, vat110: 6,
 };
 
 export const DEFAULT_QUIRKS: Readonly<AtolQuirks> = {

@@ -425,3 +425,20 @@ t.test('property: line trouble never makes the driver claim a receipt the FN lac
   );
   t.pass('40 runs');
 });
+
+t.test('tax table probed although the device is in mode 1 at open, or lazily before the first receipt', async (t) => {
+  const reg = new FakeAtol();
+  reg.mode = 1;
+  const { driver } = setup(reg);
+  await driver.open();
+  t.ok(codes(reg).includes('46'));
+  const lazy = setup(new FakeAtol());
+  await lazy.driver.fiscalize(receipt());
+  t.same(lazy.reg.closed[0]!.items.map((i) => i.taxType), [7, 7], 'vat22 → the probed row, without open()');
+  const none = new FakeAtol();
+  none.taxTable = undefined;
+  const err = await rejection(setup(none).driver.fiscalize(receipt()));
+  t.match(err, { code: 'BAD_DOCUMENT', kind: 'rejected' });
+  t.match(err.message, /quirks\.vatCodes/);
+  t.notOk(none.peer.executedCodes().includes('92'), 'nothing printed');
+});
