@@ -60,6 +60,8 @@ export class FakeRegister {
   /** device error byte for the next execution of a command, by name ("FF46", "88" …) */
   failNext = new Map<string, number[]>();
   readonly docs = new Map<number, Doc>();
+  /** FF0A answer data (after the error byte) given as is, by FD (captured answers) */
+  readonly rawDocs = new Map<number, Buffer>();
   /** FF09 answer data, or the error byte it answers */
   ff09: Buffer | number = FF09_105;
   /** table 18 row 1 fields (1Fh), or the error byte every read answers */
@@ -75,6 +77,8 @@ export class FakeRegister {
   /** FF3A/FF3B documents by FD; FF3B hands out at most `blockSize` bytes */
   readonly tlvDocs = new Map<number, TlvDoc>();
   blockSize = 100;
+  /** FF3B gives only this many bytes of a document, then 08h (an FN that ends early) */
+  cutDocumentsAt: number | undefined;
   private reading: Buffer | undefined;
   /** documents the FN makes right after the Z report's (type), e.g. [21] */
   afterZ: number[] = [];
@@ -163,7 +167,7 @@ export class FakeRegister {
   private requestDocument(fd: number): Buffer | number {
     const doc = this.tlvDocs.get(fd);
     if (!doc) return 0x08;
-    this.reading = doc.tlvs;
+    this.reading = this.cutDocumentsAt === undefined ? doc.tlvs : doc.tlvs.subarray(0, this.cutDocumentsAt);
     return Buffer.concat([u(doc.type, 2), u(doc.tlvs.length, 2)]);
   }
 
@@ -220,6 +224,8 @@ export class FakeRegister {
   }
 
   private findDocument(fd: number): Buffer | number {
+    const raw = this.rawDocs.get(fd);
+    if (raw) return raw;
     const doc = this.docs.get(fd);
     if (!doc) return 0x08;
     return Buffer.concat([Buffer.from([doc.type, 0]), DT, u(fd, 4), u(doc.fp, 4), doc.tail]);
