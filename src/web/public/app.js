@@ -260,15 +260,21 @@ function level(l) {
 /** «Закрепить протокол»: saves the protocol that answered as `device.protocol` (no more asking at every open) */
 function pinBox(reg) {
   if (reg.protocol_setting !== 'auto' || !reg.protocol) return '';
-  const out = h('span', { class: 'result', id: 'pin-result' });
+  // the outcome outlives the live re-renders of the status page
+  const show = (o) => o ? pill(o.ok ? 'ok' : 'bad', o.text) : '';
+  const out = h('span', { class: 'result', id: 'pin-result' }, show(S.pinResult));
   const btn = h('button', { type: 'button', id: 'pin-protocol' }, t('status.pin').replace('{p}', reg.protocol));
   btn.addEventListener('click', async () => {
     const cr = await api('GET', '/api/config');
-    if (!cr.ok) return out.replaceChildren(pill('bad', errText(cr.data && cr.data.error)));
-    const cfg = cr.data.config || {};
-    cfg.device = { ...(cfg.device || {}), protocol: reg.protocol };
-    const r = await api('PUT', '/api/config', { config: cfg });
-    out.replaceChildren(r.ok ? pill('ok', t('status.pinned')) : pill('bad', errText(r.data && r.data.error)));
+    if (!cr.ok) S.pinResult = { ok: false, text: errText(cr.data && cr.data.error) };
+    else {
+      const cfg = cr.data.config || {};
+      cfg.device = { ...(cfg.device || {}), protocol: reg.protocol };
+      const r = await api('PUT', '/api/config', { config: cfg });
+      S.pinResult = r.ok ? { ok: true, text: t('status.pinned') } : { ok: false, text: errText(r.data && r.data.error) };
+    }
+    const now = document.getElementById('pin-result');
+    if (now) now.replaceChildren(show(S.pinResult));
   });
   return h('p', {}, btn, ' ', out);
 }
