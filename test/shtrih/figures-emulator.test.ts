@@ -167,3 +167,18 @@ t.test('FFD 1.05 registration (47-byte FF09) and the table 18 fallback against t
   t.match(reg, { source: 'table', inn: '7707083893', registrationNumber: '0000000002003001', taxSystems: [] });
   t.same(b.driver.info()?.taxSystems, ['patent'], 'taxation systems read before are kept when the table cannot say them');
 });
+
+t.test('a receipt made on the keyboard shows in the register\'s figures and in its FN copy', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kkt-shtrih-kbd-'));
+  const b = await bench(join(dir, 'fn.jsonl'));
+  t.teardown(() => b.close());
+  await b.driver.openShift();
+  await b.driver.fiscalize(receipt(1, 10000, { electronic: 10000 }));
+  const answer = runControl(b.emu, 'fault keyboard-receipt 25000 card');
+  t.match(answer, /^OK/);
+  const f = await b.driver.shiftFigures();
+  t.equal(f.counts.sell, 2, 'the gateway sent one, the register counts two');
+  t.equal(f.sums.sell.electronic, 35000);
+  const copy = await b.driver.documentCopy(b.emu.journal.lastFd);
+  t.match(copy, { type: 3, operation: 1, total: 25000, payments: { electronic: 25000, cash: 0 } });
+});
