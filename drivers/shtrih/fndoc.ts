@@ -91,8 +91,11 @@ function decodeValue(tag: number, v: Buffer): TagValue {
   if (UNIXTIME.has(tag)) return unixTimeText(readUIntLE(v, 0, Math.min(v.length, 4)));
   if (STRINGS.has(tag)) return iconv.decode(v, 'cp866').replace(/\0+$/, '').trim();
   if (VLN.has(tag) || v.length <= MAX_INT_BYTES) {
-    if (v.length > MAX_INT_BYTES) throw new RangeError(`tag ${tag}: integer of ${v.length} bytes`);
-    return v.length === 0 ? 0 : readUIntLE(v, 0, v.length);
+    if (v.length <= MAX_INT_BYTES) return v.length === 0 ? 0 : readUIntLE(v, 0, v.length);
+    // an 8-byte VLN (totals of FN reports): exact when it fits a safe integer, else kept as hex
+    let n = 0n;
+    for (let i = v.length - 1; i >= 0; i--) n = n * 256n + BigInt(v[i]!);
+    if (n <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(n);
   }
   return v.toString('hex').toUpperCase();
 }

@@ -171,6 +171,8 @@ t.test('FVLN, UnixTime and the fiscal sign', async (t) => {
   t.throws(() => fndoc.fvlnThousandths(hex('03')), RangeError);
   t.equal(fndoc.unixTimeText(0), '1970-01-01T00:00');
   t.equal(fndoc.unixTimeText(1_764_669_600), '2025-12-02T10:00');
+  t.same(fndoc.decodeTlvs(Buffer.concat([tlv(1010, hex('00 E4 0B 54 02 00 00 00')), tlv(1011, hex('FF FF FF FF FF FF FF FF'))])),
+    { 1010: 10_000_000_000, 1011: 'FFFFFFFFFFFFFFFF' }, '8-byte VLN: exact number, or hex past the safe range');
   t.equal(fndoc.fiscalSignOf(hex('EB EA 4B 2E')), 776727275);
   t.equal(fndoc.fiscalSignOf(hex('31 04 2E 4B EA EB')), 776727275);
 });
