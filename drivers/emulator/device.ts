@@ -7,7 +7,9 @@
 import { decodeText, encodeText, writeUIntLE } from '../shtrih/bytes.ts';
 import type { Payments } from '../types.ts';
 import { DeviceClock, dateDMY, dateTime5, parseLocal, timeHMS } from './clock.ts';
-import type { FiscalDocument, Journal, JournalItem } from './journal.ts';
+import { blocksOf, encodeDocumentTlvs } from './fd-tlv.ts';
+import { OPS, paymentByType, registrationAnswer, shiftFigures } from './figures.ts';
+import { registrationOf, type FiscalDocument, type Journal, type JournalItem, type OperationKey } from './journal.ts';
 import { Reader } from './reader.ts';
 import {
   FiscalRegister, InjectedErrors, RegisterError, roundedProduct, type InjectedError, type PaperOutPoint, type RegisterErrorCode,
@@ -105,6 +107,8 @@ export class ShtrihDevice implements EmulatedDevice {
   private readonly commands: Map<number, Command>;
   private fnExhaustedCode: number = E.FN_RESOURCE;
   private readonly injected = new InjectedErrors();
+  /** FF3A/FF3B document being read: its TLV blocks and the next one */
+  private reading: { blocks: Buffer[]; next: number } | undefined;
 
   constructor(opts: DeviceOptions) {
     this.register = opts.register ?? new FiscalRegister({
@@ -237,7 +241,11 @@ export class ShtrihDevice implements EmulatedDevice {
       [0x11, c('operator', (x) => this.status(x), query)],
       [0x13, c('operator', (x) => opByte(x), query)],
       [0x17, c('operator', (x) => this.printString(x), printing)],
+      [0x1a, c('operator', (x) => this.cashRegister(x), query)],
+      [0x1b, c('operator', (x) => this.operatingRegister(x), query)],
+      [0x1f, c('admin', (x) => this.readTable(x), query)],
       [0x25, c('operator', (x) => opByte(x), printing)],
+      [0x2e, c('admin', (x) => this.fieldStructure(x), query)],
       [0x40, c('admin', (x) => (r.xReport(), opByte(x)), printing)],
       [0x41, c('admin', (x) => (r.closeShift(), opByte(x)), fiscal)],
       [0x50, c('operator', (x) => this.cashInOut(x, 'cash_in'), printing)],
@@ -252,13 +260,17 @@ export class ShtrihDevice implements EmulatedDevice {
       [0xb0, c('operator', (x) => (r.continuePrint(), opByte(x)), query)],
       [0xe0, c('operator', (x) => (r.openShift(), opByte(x)), fiscal)],
       [0xfc, c('none', () => this.deviceType(), query)],
+      [0xfe, c('none', (x) => this.service(x), query)],
       [0xff01, c('admin', () => this.fnStatus(), query)],
       [0xff02, c('admin', () => Buffer.from(this.journal.identity.fnSerial.padEnd(16).slice(0, 16), 'ascii'), query)],
       [0xff03, c('admin', () => this.fnExpiry(), query)],
+      [0xff09, c('admin', () => this.fiscalization(), query)],
       [0xff0a, c('admin', (x) => this.findDocument(x), query)],
       [0xff0b, c('admin', () => this.fnOpenShift(), fiscal)],
       [0xff0c, c('admin', (x) => this.sendTlv(x))],
       [0xff39, c('admin', () => this.ofdStatus(), query)],
+      [0xff3a, c('admin', (x) => this.documentTlvBegin(x), query)],
+      [0xff3b, c('admin', () => this.documentTlvNext(), query)],
       [0xff3f, c('admin', () => writeUIntLE(Math.min(this.journal.ofdQueue().count, 0xffff), 2), query)],
       [0xff40, c('admin', () => this.shiftParams(), query)],
       [0xff41, c('admin', () => (this.journal.shift.open ? E.SHIFT_OPEN : this.noReceipt() ?? EMPTY))],
@@ -353,6 +365,116 @@ export class ShtrihDevice implements EmulatedDevice {
   private shiftParams(): Buffer {
     const s = this.journal.shift;
     return Buffer.concat([Buffer.from([s.open ? 1 : 0]), writeUIntLE(s.number & 0xffff, 2), writeUIntLE(s.receiptNo & 0xffff, 2)]);
+  }
+
+  // ---------------------------------------------------------------- the register's own figures (§1.11)
+
+  /** 1Ah number(1 byte for 0–255, 2 bytes LE for ≥ 256) → operator1 value6 (LE, kopecks) */
+  private cashRegister({ op, p }: Ctx): Result {
+    const number = p.remaining >= 2 ? p.uint(2) : p.uint(1);
+    const value = this.cashRegisterValue(number);
+    if (value === undefined) return E.BAD_PARAMS;
+    return Buffer.concat([Buffer.from([op]), writeUIntLE(value, 6)]);
+  }
+
+  /**
+   * Cash registers: groups of four ordered приход, расход, возврат прихода, возврат расхода; 193–208 payment types
+   * 1–4 in the shift, 241 cash in drawer, 242/243 cash in/out, 4144 + (type − 5)·4 + k for types 5–16.
+   * undefined for a register this model does not keep.
+   */
+  cashRegisterValue(number: number): number | undefined {
+    const f = shiftFigures(this.journal, this.register.cashInDrawer());
+    const inGroup = (base: number, type: number): number => paymentByType(f.payments[SHTRIH_GROUP_ORDER[(number - base) % 4]!], type);
+    if (number >= 193 && number <= 208) return inGroup(193, 1 + Math.floor((number - 193) / 4));
+    if (number >= 4144 && number <= 4191) return inGroup(4144, 5 + Math.floor((number - 4144) / 4));
+    if (number === 241) return f.cashInDrawer;
+    if (number === 242) return f.cashIn;
+    if (number === 243) return f.cashOut;
+    return undefined;
+  }
+
+  /** 1Bh number1 → operator1 value2 */
+  private operatingRegister({ op, p }: Ctx): Result {
+    const value = this.operatingRegisterValue(p.uint(1));
+    if (value === undefined) return E.BAD_PARAMS;
+    return Buffer.concat([Buffer.from([op]), writeUIntLE(value & 0xffff, 2)]);
+  }
+
+  /** 144–147 receipts per operation (group order), 153/154 cash-in/out counts, 202/203 correction receipts приход/расход */
+  operatingRegisterValue(number: number): number | undefined {
+    const f = shiftFigures(this.journal, this.register.cashInDrawer());
+    if (number >= 144 && number <= 147) return f.receipts[SHTRIH_GROUP_ORDER[number - 144]!];
+    if (number === 153) return f.cashInCount;
+    if (number === 154) return f.cashOutCount;
+    if (number === 202) return f.corrections['1'] + f.corrections['2'];
+    if (number === 203) return f.corrections['3'] + f.corrections['4'];
+    return undefined;
+  }
+
+  /** FE F4 param(u32 LE): 00 → 4 × u64 LE per operation; 01–04 → 16 × u64 by payment type; 05 → 4 correction totals */
+  private service({ p }: Ctx): Result {
+    const fn = p.uint(1);
+    if (fn !== 0xf4) return E.NOT_SUPPORTED;
+    const param = p.remaining >= 4 ? p.uint(4) : p.remaining > 0 ? p.uint(p.remaining) : 0;
+    const cum = this.journal.cumulativeDetail;
+    let values: number[];
+    if (param === 0) values = OPS.map((o) => cum.totals[o]);
+    else if (param >= 1 && param <= 4) values = Array.from({ length: 16 }, (_, i) => paymentByType(cum.payments[OPS[param - 1]!], i + 1));
+    else if (param === 5) values = OPS.map((o) => cum.corrections[o]);
+    else return E.BAD_PARAMS;
+    return Buffer.concat(values.map(u64));
+  }
+
+  /** FF09: FFD 1.05 47 bytes, FFD 1.2 64 bytes (§1.11) */
+  private fiscalization(): Buffer {
+    return registrationAnswer(registrationOf(this.journal.identity));
+  }
+
+  /** 1Fh table1 row2 field1 → the value, strings NUL-padded to the field size (table 18 «Fiscal storage», row 1) */
+  private readTable({ p }: Ctx): Result {
+    const [table, row, field] = [p.uint(1), p.uint(2), p.uint(1)];
+    const f = this.tableField(table, field);
+    if (!f || row !== 1) return E.BAD_PARAMS;
+    const value = Buffer.alloc(f.size);
+    encodeText(f.value).copy(value, 0, 0, f.size);
+    return value;
+  }
+
+  /** 2Eh table1 field1 → name(40) type1 (1 string) size1 */
+  private fieldStructure({ p }: Ctx): Result {
+    const [table, field] = [p.uint(1), p.uint(1)];
+    const f = this.tableField(table, field);
+    if (!f) return E.BAD_PARAMS;
+    const name = Buffer.alloc(40);
+    encodeText(f.name).copy(name, 0, 0, 40);
+    return Buffer.concat([name, Buffer.from([1, f.size])]);
+  }
+
+  private tableField(table: number, field: number): { name: string; size: number; value: string } | undefined {
+    if (table !== 18) return undefined;
+    const id = this.journal.identity;
+    return ({
+      1: { name: 'ЗАВОДСКОЙ НОМЕР ККТ', size: 20, value: id.kktSerial },
+      2: { name: 'ИНН', size: 12, value: id.inn },
+      3: { name: 'РНМ', size: 20, value: id.registrationNumber },
+      4: { name: 'ЗАВОДСКОЙ НОМЕР ФН', size: 16, value: id.fnSerial },
+    } as Record<number, { name: string; size: number; value: string }>)[field];
+  }
+
+  /** FF3A fd4 → docType2 size2 (LE); the TLVs follow with FF3B */
+  private documentTlvBegin({ p }: Ctx): Result {
+    const doc = this.journal.document(p.uint(4));
+    if (!doc) return E.FN_NO_DATA;
+    const tlvs = encodeDocumentTlvs(doc, this.journal.identity);
+    this.reading = { blocks: blocksOf(tlvs, TLV_BLOCK), next: 0 };
+    return Buffer.concat([writeUIntLE(doc.type, 2), writeUIntLE(tlvs.reduce((s, t) => s + t.length, 0), 2)]);
+  }
+
+  /** FF3B → the next block: one top-level TLV (cut at 250 bytes); 08h when all were read */
+  private documentTlvNext(): Result {
+    const r = this.reading;
+    if (!r || r.next >= r.blocks.length) return E.FN_NO_DATA;
+    return r.blocks[r.next++]!;
   }
 
   // ---------------------------------------------------------------- printing, reports, cash
@@ -490,6 +612,17 @@ function okAnswer(code: number, data: Buffer): Buffer {
 
 function errorAnswer(code: number, error: number): Buffer {
   return Buffer.concat([codeBytes(code), Buffer.from([error])]);
+}
+
+/** tag 1054 operations in the order of Shtrih's register groups: приход, расход, возврат прихода, возврат расхода */
+const SHTRIH_GROUP_ORDER: readonly OperationKey[] = ['1', '3', '2', '4'];
+/** FF3B block size limit (the answer frame holds 255 bytes with FF 3B and the error byte) */
+const TLV_BLOCK = 250;
+
+function u64(v: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(v));
+  return b;
 }
 
 function opByte({ op }: Ctx): Buffer {

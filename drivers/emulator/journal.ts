@@ -268,6 +268,8 @@ export class Journal {
   lastFd = 0;
   lastDocNo = 0;
   lastDocument: FiscalDocument | undefined;
+  /** the counters of the last closed shift (its Z-report's) */
+  lastClosedShift: ShiftCounters | undefined;
   shift: ShiftState = { number: 0, open: false, receiptNo: 0, counters: emptyCounters() };
   /** tag 1054 → cumulative total, kopecks, over the FN's life */
   readonly cumulative: Record<OperationKey, number> = { '1': 0, '2': 0, '3': 0, '4': 0 };
@@ -396,7 +398,11 @@ export class Journal {
     this.unsent.push({ fd: d.fd, dateTime: d.dateTime });
     if (d.type === 2) this.shift = { number: d.shift, open: true, openedAt: d.dateTime, receiptNo: 0, counters: emptyCounters() };
     this.shift.counters.documents++;
-    if (d.type === 5) this.shift = { ...this.shift, open: false };
+    // the Z-report clears the shift registers (the closed shift's figures stay in the document's counters)
+    if (d.type === 5) {
+      this.lastClosedShift = d.counters;
+      this.shift = { ...this.shift, open: false, counters: emptyCounters() };
+    }
     if (d.type === 3 || d.type === 31) this.countReceipt(d);
   }
 

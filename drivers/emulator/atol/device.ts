@@ -8,7 +8,8 @@ import { writeUIntLE } from '../../shtrih/bytes.ts';
 import type { Payments } from '../../types.ts';
 import { DeviceClock, dateTime5, formatLocal, parseLocal } from '../clock.ts';
 import type { EmulatedDevice } from '../device.ts';
-import type { FiscalDocument, Journal, JournalItem, TagMap } from '../journal.ts';
+import { registrationOf, type FiscalDocument, type Journal, type JournalItem, type TagMap } from '../journal.ts';
+import { registrationAnswer } from '../figures.ts';
 import { Reader } from '../reader.ts';
 import {
   DAY_MS, FiscalRegister, InjectedErrors, RegisterError, roundedProduct, type InjectedError, type PaperOutPoint,
@@ -16,7 +17,7 @@ import {
 } from '../register.ts';
 import { decodeTlvList, tlvsToMap } from '../tlv-decode.ts';
 import { bcd, bcdOrBinary, decodeText, encodeText, fixedText, readBcd } from './codec.ts';
-import { encodeDocumentTlvs } from './fd-tlv.ts';
+import { encodeDocumentTlvs } from '../fd-tlv.ts';
 
 /** ATOL error codes (the `err` of `55 err ext`) */
 export const AE = {
@@ -428,7 +429,9 @@ export class AtolDevice implements EmulatedDevice {
   }
 
   private shiftTotal(op: 1 | 3): number {
-    return this.journal.shift.counters.totals[String(op) as '1' | '3'];
+    const j = this.journal;
+    const counters = j.shift.open ? j.shift.counters : j.lastClosedShift ?? j.shift.counters;
+    return counters.totals[String(op) as '1' | '3'];
   }
 
   /** 46 table(1) row(2 BE) field(1) → 55 00 value */
@@ -514,6 +517,25 @@ export class AtolDevice implements EmulatedDevice {
         return ok(bcd(j.shift.counters.cashIn, 7));
       case 0x05:
         return ok(bcd(j.shift.counters.cashOut, 7));
+      case 0x08:
+        return ok(bcd(j.shift.counters.cashInCount ?? 0, 5));
+      case 0x09:
+        return ok(bcd(j.shift.counters.cashOutCount ?? 0, 5));
+      case 0x28:
+        return ok(bcd(j.cumulativeDetail.totals[opOfType(p1)], 7));
+      case 0x38: {
+        const kind = PAYMENT_KINDS[p2] ?? refuse(AE.BAD_FORMAT);
+        return ok(bcd(j.cumulativeDetail.payments[opOfType(p1)][kind], 7));
+      }
+      case 0x30: {
+        const reg = registrationOf(j.identity);
+        return ok(Buffer.concat([bcd(reg.fd, 5), bcdDateTime(reg.dateTime)]));
+      }
+      case 0x41: {
+        const c = j.shift.counters;
+        const op = opOfType(p1);
+        return ok(Buffer.concat([bcd(c.receipts[op] + c.corrections[op], 5), bcd(0, 5)]));
+      }
       case 0x06: {
         const c = j.shift.counters;
         const op = opOfType(p1);
@@ -600,14 +622,9 @@ export class AtolDevice implements EmulatedDevice {
       | (oldest && now - parseLocal(oldest.dateTime) > 30 * DAY_MS ? 8 : 0);
   }
 
-  /** A4 43 (the FN's 43h): date-time5 INN(12 ASCII) RNM(20 ASCII) taxSystems(1) mode(1) fd(u32 LE) fp(u32 LE) */
+  /** A4 43 (the FN's 43h): the registration data, 47 bytes (FFD 1.05) or 64 (FFD 1.2), as Shtrih FF09 (figures.ts) */
   private fnRegistration(): Buffer {
-    const id = this.journal.identity;
-    return ok(Buffer.concat([
-      dateTime5(REGISTERED_AT), Buffer.from(id.inn.padEnd(12).slice(0, 12), 'ascii'),
-      Buffer.from(id.registrationNumber.padEnd(20).slice(0, 20), 'ascii'), Buffer.from([id.taxSystems & 0xff, 0]),
-      writeUIntLE(0, 4), writeUIntLE(0, 4),
-    ]));
+    return ok(registrationAnswer(registrationOf(this.journal.identity)));
   }
 
   /** A4 32: YY MM DD (binary) remaining re-registrations, done */
@@ -810,7 +827,6 @@ export class AtolDevice implements EmulatedDevice {
 // ---------------------------------------------------------------- helpers
 
 /** the registration report is not in the journal: a fixed date before any document */
-const REGISTERED_AT = '2025-12-01T09:00:00';
 
 const PAYMENT_KINDS: Record<number, keyof Payments> = { 1: 'cash', 2: 'electronic', 3: 'prepaid', 4: 'credit', 5: 'other' };
 

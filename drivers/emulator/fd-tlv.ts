@@ -1,17 +1,25 @@
 /**
- * A fiscal document of the journal as the FN's TLVs (kkt-protocols.md §4), for A4 45/46: tag u16 LE, length u16 LE,
+ * A fiscal document of the journal as the FN's TLVs (kkt-protocols.md §4), the ONE encoder both front-ends frame
+ * (Shtrih FF3A/FF3B, ATOL A4 45/46): tag u16 LE, length u16 LE,
  * value; strings CP866, money VLN (LE, shortest), 1012 UnixTime of the register's local time, 1077 as 6 bytes
  * (00 00 + the fiscal sign u32 BE), 1023 as FVLN with 3 decimals, each item a 1059 STLV.
  */
 import iconv from 'iconv-lite';
-import { writeUIntLE } from '../../shtrih/bytes.ts';
-import { parseLocal } from '../clock.ts';
-import type { FiscalDocument, JournalIdentity, JournalItem, TagMap } from '../journal.ts';
+import { writeUIntLE } from '../shtrih/bytes.ts';
+import { parseLocal } from './clock.ts';
+import type { FiscalDocument, JournalIdentity, JournalItem, TagMap } from './journal.ts';
 
 const VAT_1199: Record<string, number> = {
   vat20: 1, vat10: 2, vat120: 3, vat110: 4, vat0: 5, none: 6, vat5: 7, vat7: 8, vat105: 9, vat107: 10, vat22: 11, vat122: 12,
 };
 const STRING_TAGS = ['1008', '1021', '1203', '1117', '1192'];
+
+/** Splits TLVs into blocks of at most `max` bytes: one TLV per block, a longer one cut into pieces (FF3B). */
+export function blocksOf(tlvs: Buffer[], max: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const t of tlvs) for (let i = 0; i < t.length; i += max) out.push(t.subarray(i, i + max));
+  return out;
+}
 
 export function tlv(tag: number, value: Buffer): Buffer {
   return Buffer.concat([writeUIntLE(tag, 2), writeUIntLE(value.length, 2), value]);
