@@ -160,8 +160,10 @@ t.test('close_shift command: the Z-report per the contract, published, stored, l
     fn_number: '9960440300112233',
     registration_number: '0000000001012345',
     tax_systems: ['osn'],
-    figures_source: 'gateway',
+    figures_source: 'register',
+    gateway_tally: { receipts_count: 5, total: 4 * 3989 - 300 },
   });
+  t.same(z.mismatch, [], 'the register\'s counters and the gateway\'s tally agree');
   t.match(z.datetime, /^\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}:\d{2}$/);
   t.ok(z.ofd_unsent.count >= 7, 'documents not yet sent to the OFD (open, 5 receipts, close)');
   // the emulator's own counters of the closed shift agree with the gateway's book
