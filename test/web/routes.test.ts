@@ -37,7 +37,7 @@ const PROTECTED: Array<['GET' | 'POST' | 'PUT', string]> = [
   ['GET', '/api/status'], ['POST', '/api/check'], ['GET', '/api/events'], ['GET', '/api/config'], ['PUT', '/api/config'],
   ['GET', '/api/config/backup'], ['POST', '/api/config/restore'], ['GET', '/api/ports'], ['POST', '/api/restart'],
   ['GET', '/api/zreports'], ['POST', '/api/zreports'], ['GET', '/api/receipts'], ['POST', '/api/receipts'],
-  ['GET', '/api/receipts/x'], ['POST', '/api/receipts/x/republish'], ['GET', '/api/logs'], ['POST', '/api/logout'], ['POST', '/api/password'],
+  ['GET', '/api/receipts/x'], ['GET', '/api/receipts/x/fn-copy'], ['POST', '/api/receipts/x/republish'], ['GET', '/api/logs'], ['POST', '/api/logout'], ['POST', '/api/password'],
 ];
 
 async function waitFor<T>(f: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
