@@ -128,12 +128,16 @@ t.test('an installer does everything in the browser', async (t) => {
   t.match(await page.textContent('#receipt-summary'), new RegExp(String(fn[0]!.fd)), 'the FD number shown');
   await page.click('#republish');
   await page.waitForSelector('.pill.ok:has-text("опубликован")');
+  await page.click('#fn-copy');
+  await page.waitForSelector('#receipt-fn-copy:has-text("Кофе в зёрнах 1 кг")');
+  t.match(await page.textContent('#receipt-fn-copy'), /"total": 368900/, '«Копия из ФН»: the receipt as the FN holds it');
   await shot(page, '06-receipt');
 
   // «добавить Z-отчёт»
   await page.click('a[data-page=zreports]');
   await page.waitForSelector('#z-add');
   t.match(await page.textContent('#z-today'), /3\s?689,00/, "today's cashless total");
+  t.match(await page.textContent('#z-today'), /по данным ККТ/, 'read from the register');
   await shot(page, '07-zreports-before');
   await page.click('#z-add');
   await page.waitForSelector('#z-table tbody tr', { timeout: 30_000 });

@@ -317,7 +317,7 @@ function statusView(st, checkBox) {
       cards.push(h('div', { class: 'card', id: 'card-registration' }, h('h2', {}, t('status.registration')), dl([
         [t('status.inn'), rg.inn], [t('status.rn'), rg.registration_number && `${rg.registration_number}${rg.source && rg.source.registrationNumber === 'config' ? ` (${t('status.fromConfig')})` : ''}`],
         [t('status.sno'), (rg.tax_systems || []).map((x) => t(`sno.${x}`)).join(', ')], [t('status.modes'), modes || (rg.register ? '—' : null)],
-        ...(rg.warnings || []).map((w) => ['', pill('warn', w)]),
+        ...(rg.warnings || []).map((w) => ['', h('span', { class: 'warn' }, w)]),
         zc && zc.mismatch && zc.mismatch.length ? [t('status.zMismatch'), pill('warn', zc.mismatch.map((m) => `${m.field}: ${m.register} ≠ ${m.gateway}`).join('; '))] : null,
       ])));
     }
