@@ -6,6 +6,7 @@
  */
 import t from 'tap';
 import type { Test } from 'tap';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { SerialPort } from 'serialport';
@@ -432,4 +433,72 @@ t.test('ATOL: registers 91, A4 43, A4 45/46 over TCP equal the journal; Z clears
   t.equal(unbcd(await reg(0x28, 1)), cumBefore, '91 28 survives a restart');
   t.equal(unbcd(await reg(0x38, 1, 3)), 10_000, '91 38 survives a restart');
   await check(t);
+});
+
+// ---------------------------------------------------------------- the CLI flags
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** runs the CLI on a pty until its first line (or exit), sends `lines` on stdin, SIGTERM; stdout, stderr and code */
+function cli(args: string[], lines: string[] = []): Promise<{ out: string; err: string; code: number | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/kkt-emulator.js'), ...args], { cwd: ROOT });
+    let out = '';
+    let err = '';
+    let sent = false;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!sent && out.includes('\n')) {
+        sent = true;
+        for (const l of lines) child.stdin.write(l + '\n');
+        const answers = (): number => out.split('\n').filter((l) => /^(OK|ERR)/.test(l)).length;
+        const wait = setInterval(() => {
+          if (answers() >= lines.length) {
+            clearInterval(wait);
+            child.kill('SIGTERM');
+          }
+        }, 20);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => resolve({ out, err, code }));
+  });
+}
+
+t.test('CLI: --inn/--rn/--tax-systems/--ffd/--modes/--ofd-inn make the identity of a new journal; an existing one keeps its own', async (t) => {
+  const dir = t.testdir();
+  const journal = path.join(dir, 'fn.jsonl');
+  const first = await cli(['--pty', '--journal', journal, '--inn', '7707083893', '--rn', '0000000002012345', '--tax-systems', 'usn_income,patent',
+    '--ffd', '1.2', '--modes', 'encryption,internet', '--ofd-inn', '7709364346'], ['fault keyboard-receipt 777 card', 'status']);
+  t.equal(first.code, 0);
+  t.match(first.out, /^PTY \/dev\/pts\/\d+\nOK keyboard receipt FD 2 FP \d+ total 777 card\n/);
+  t.match(readJournal(journal).identity, { inn: '7707083893', registrationNumber: '0000000002012345', taxSystems: 0x22, ffd: '1.2', modes: 0x21, ofdInn: '7709364346' });
+  const again = await cli(['--pty', '--journal', journal, '--inn', '5010051677', '--ffd', '1.05'], ['status']);
+  t.equal(again.code, 0);
+  t.match(again.err, /keeps its stored identity \(inn, ffd not changed\)/);
+  t.match(readJournal(journal).identity, { inn: '7707083893', ffd: '1.2' });
+  t.equal(readJournal(journal).cumulative['1'], 777, 'the keyboard receipt is in the cumulative total');
+
+  const bad = await cli(['--pty', '--tax-systems', 'osn,vat']);
+  t.equal(bad.code, 2);
+  t.match(bad.err, /--tax-systems: unknown vat/);
+  t.equal((await cli(['--pty', '--ffd', '1.1'])).code, 2, '--ffd 1.1 refused');
+  t.equal((await cli(['--pty', '--inn', '12345'])).code, 2, 'a 5-digit INN refused');
+  const warned = await cli(['--pty', '--inn', '7701234567'], ['status']);
+  t.equal(warned.code, 0);
+  t.match(warned.err, /7701234567 fails the INN checksum/, 'an invalid INN is warned about (to test BAD_INN), not refused');
+  const dflt = await cli(['--pty'], ['fault keyboard-receipt 0']);
+  t.match(dflt.out, /ERR keyboard-receipt KOPECKS must be > 0/);
+});
+
+t.test('keyboard-receipt: refused while the host has a receipt open; counts in the tally of the shift', async (t) => {
+  const emu = new Emulator({ clock: { utcOffsetMinutes: 0 } });
+  t.teardown(() => emu.close());
+  emu.device.handle(ff46({ price: 1000 }));
+  t.match(runControl(emu, 'fault keyboard-receipt 500'), /^ERR a receipt is open/);
+  emu.device.handle(ff45({ cash: 1000 }));
+  t.match(runControl(emu, 'fault keyboard-receipt 500 cash'), /^OK keyboard receipt FD 3 /);
+  t.same([emu.journal.shift.counters.receipts['1'], emu.journal.shift.counters.payments['1'].cash], [2, 1500]);
+  t.equal(emu.journal.lastDocument?.keyboard, true);
+  t.match(runControl(emu, 'fault keyboard-receipt 99999999 cash'), /^OK/);
 });
