@@ -20,6 +20,8 @@ import { DriverError } from '../types.ts';
 import { DriverCodes, hex2 } from './errors.ts';
 import { ASYNC_ID, Deframer, MAX_PACKET_ID, encodeFrame, hexOf, type Frame } from './frame.ts';
 import { DEFAULT_QUIRKS, type AtolQuirks } from './quirks.ts';
+import { LinkError, Mutex, silentLogger, type Delivery, type Logger } from '../host-link.ts';
+export { LinkError, Mutex, silentLogger, type Delivery, type Logger } from '../host-link.ts';
 
 export const Buf = { ADD: 0xc1, ACK: 0xc2, REQ: 0xc3, ABORT: 0xc4, ACK_ADD: 0xc5 } as const;
 export const St = {
@@ -29,39 +31,6 @@ export const St = {
 } as const;
 export const TaskFlag = { NEED_RESULT: 0x01, IGNORE_ERROR: 0x02, WAIT_ASYNC: 0x04 } as const;
 export const MAX_TID = 0xdf;
-
-/** What the device may know of a failed task (as in drivers/shtrih/protocol.ts). */
-export type Delivery = 'not_sent' | 'unknown' | 'delivered';
-
-export class LinkError extends DriverError {
-  readonly delivery: Delivery;
-  constructor(code: string, message: string, delivery: Delivery, command?: string, cause?: unknown) {
-    super(code, 'retryable', message, cause === undefined ? { command } : { command, cause });
-    this.name = 'LinkError';
-    this.delivery = delivery;
-  }
-
-  get possiblyDelivered(): boolean {
-    return this.delivery !== 'not_sent';
-  }
-}
-
-export interface Logger {
-  debug(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
-
-export const silentLogger: Logger = { debug: () => undefined, warn: () => undefined };
-
-/** Runs async jobs one at a time, in call order; a failed job does not block the next. */
-export class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(job, job);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}
 
 /** How long a task may take to execute, by command code (ms); others: DEFAULT_TASK_TIMEOUT_MS. */
 export const DEFAULT_TASK_TIMEOUTS: Readonly<Record<number, number>> = {

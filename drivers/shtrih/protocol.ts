@@ -8,34 +8,8 @@ import type { BytePort } from '../transport.ts';
 import { DriverError } from '../types.ts';
 import { DriverCodes } from './errors.ts';
 import { ACK, ENQ, FILLER, NAK, STX, commandCode, commandName, decodeFrame, encodeFrame } from './frame.ts';
-
-/**
- * What the device may know of a failed command:
- *  - `not_sent`:  certainly not taken (never written, refused with NAK, or ENQ showed the device idle): safe to resend;
- *  - `unknown`:   written but neither acknowledged nor refused;
- *  - `delivered`: acknowledged: the device executes (or executed) it.
- */
-export type Delivery = 'not_sent' | 'unknown' | 'delivered';
-
-export class LinkError extends DriverError {
-  readonly delivery: Delivery;
-  constructor(code: string, message: string, delivery: Delivery, command?: string, cause?: unknown) {
-    super(code, 'retryable', message, cause === undefined ? { command } : { command, cause });
-    this.name = 'LinkError';
-    this.delivery = delivery;
-  }
-
-  get possiblyDelivered(): boolean {
-    return this.delivery !== 'not_sent';
-  }
-}
-
-export interface Logger {
-  debug(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
-
-export const silentLogger: Logger = { debug: () => undefined, warn: () => undefined };
+import { LinkError, Mutex, silentLogger, type Delivery, type Logger } from '../host-link.ts';
+export { LinkError, Mutex, silentLogger, type Delivery, type Logger } from '../host-link.ts';
 
 /** javapos answer timeouts by command code (ms); everything else: DEFAULT_ANSWER_TIMEOUT_MS. */
 export const DEFAULT_ANSWER_TIMEOUTS: Readonly<Record<number, number>> = {
@@ -80,17 +54,6 @@ export interface SendOptions {
 }
 
 type Settings = Required<Omit<LinkOptions, 'answerTimeouts' | 'logger'>> & { answerTimeouts: Partial<Record<number, number>> };
-
-/** Runs async jobs one at a time, in call order; a failed job does not block the next. */
-export class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(job: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(job, job);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}
 
 export class ShtrihLink {
   readonly rx = new ByteQueue();

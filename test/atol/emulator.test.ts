@@ -4,6 +4,7 @@
  * exactly what the driver reports, and the lost-answer cases never print twice.
  */
 import t from 'tap';
+import { registrationOf } from '../../drivers/emulator/journal.ts';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -125,7 +126,7 @@ t.test('TCP: registration data from A4 43; tag 1055 reaches the FN', async (t) =
   const id = emu.journal.identity;
   t.equal(info.inn, id.inn);
   t.equal(info.registrationNumber, id.registrationNumber);
-  t.match(info.registration, { inn: id.inn, registrationNumber: id.registrationNumber, modeBits: 0 });
+  t.match(info.registration, { inn: id.inn, registrationNumber: id.registrationNumber, modeBits: registrationOf(id).modes });
   t.same(await driver.registration(), info.registration);
   t.ok(info.taxSystems && info.taxSystems.length > 0, `tax systems ${info.taxSystems}`);
   const usn = await driver.fiscalize(receipt({ taxSystem: 'usn_income' }));
