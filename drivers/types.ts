@@ -215,7 +215,8 @@ export interface RegistrationData {
  */
 export interface ShiftFigures {
   shiftNumber?: number;
-  /** receipts (corrections included) per operation this shift */
+  /** receipts per operation this shift, as the register counts them (Shtrih: without corrections, which it counts
+   *  only per pair of operations in `corrections`) */
   counts: Record<OpName, number>;
   /** correction receipts this shift, all operations */
   corrections?: number;
