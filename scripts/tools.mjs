@@ -23,6 +23,7 @@ export const TOOLS = Object.freeze([
   { name: 'socat', apt: 'socat', neededBy: 'kkt-emulator --pty and the serial-link tests (the emulator on a pseudo-terminal)' },
   { name: 'mosquitto', apt: 'mosquitto', neededBy: 'the tests against a real MQTT broker (TLS, passwords, broker restarts)' },
   { name: 'openssl', apt: 'openssl', neededBy: 'the TLS tests (they make their own certificates)' },
+  { name: 'promtool', apt: 'prometheus', neededBy: 'test/fleet/deploy-docs.test.ts (checks and unit-tests docs/fleet/alerts.yml)' },
   { name: 'udevadm', apt: 'udev', neededBy: 'scripts/install.sh (it reloads the udev rule for the register)' },
   { name: 'systemd-analyze', apt: 'systemd', neededBy: 'the packaging tests (systemd-analyze verify of the unit)' },
   { name: 'shellcheck', apt: 'shellcheck', neededBy: 'the packaging tests (shellcheck of scripts/*.sh)' },

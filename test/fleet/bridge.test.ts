@@ -13,27 +13,16 @@ import { startMosquitto } from '../helpers/broker.ts';
 import { startGatewayProcess } from '../helpers/gateway-process.ts';
 import { sampleReceipt } from '../../src/cli/sample.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
+import { docBlock } from './doc-blocks.ts';
 
-/** the shop broker's bridge section (docs/fleet.md, "Bridging shops to a central broker") */
-export function bridgeConfig(name: string, centralPort: number): string {
-  return [
-    `connection ${name}`,
-    `address 127.0.0.1:${centralPort}`,
-    `remote_clientid ${name}`,
-    'cleansession false',
-    'try_private true',
-    'bridge_protocol_version mqttv311',
-    'restart_timeout 1 5',
-    'notifications true',
-    // out: what the gateways publish; in: what the store sends them
-    'topic kkt/+/state out 1',
-    'topic kkt/+/health out 1',
-    'topic kkt/+/zreport out 1',
-    'topic kkt/+/result out 1',
-    'topic kkt/+/response/+ out 1',
-    'topic kkt/+/receipt in 1',
-    'topic kkt/+/request/+ in 1',
-  ].join('\n');
+/**
+ * The shop broker's bridge section: the connection (here plain TCP on loopback, the site's own part in the doc)
+ * followed verbatim by the doc's tested block, with the bridge's client id set to `name`.
+ */
+function bridgeConfig(name: string, centralPort: number): string {
+  const block = docBlock('bridge-config');
+  if (!/^remote_clientid \S+$/m.test(block)) throw new Error('the bridge block has no remote_clientid line');
+  return [`connection ${name}`, `address 127.0.0.1:${centralPort}`, block.replace(/^remote_clientid \S+$/m, `remote_clientid ${name}`)].join('\n');
 }
 
 /** every retained message under `filter` the broker holds now (a fresh subscription's retained burst) */
