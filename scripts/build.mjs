@@ -25,6 +25,19 @@ await build({
   logLevel: 'warning',
   banner: { js: '#!/usr/bin/env node' },
 });
+// the store client library (package.json "exports" "./client.mjs"): plain JavaScript for stores without tsx
+await build({
+  entryPoints: [join(root, 'src', 'client', 'index.ts')],
+  outfile: join(out, 'client.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 cpSync(join(root, 'src', 'web', 'public'), join(out, 'public'), { recursive: true });
 chmodSync(join(out, 'kkt-gateway.mjs'), 0o755);
 process.stdout.write(`built ${join(out, 'kkt-gateway.mjs')}\n`);
