@@ -85,5 +85,12 @@ export function encodeDocumentTlvs(doc: FiscalDocument, id: JournalIdentity): Bu
     out.push(fiscalSign(doc.fiscalSign));
     return out;
   }
-  return [...head, ...stringTags(doc.tags), fiscalSign(doc.fiscalSign)];
+  const shiftClose: Buffer[] = [];
+  if (doc.type === 5 && doc.counters) {
+    const c = doc.counters;
+    const receipts = (['1', '2', '3', '4'] as const).reduce((n, o) => n + c.receipts[o] + c.corrections[o], 0);
+    // 1118 receipts (and corrections) of the shift; 1111 fiscal documents of the shift, this one included
+    shiftClose.push(u32(1118, receipts), u32(1111, c.documents + 1));
+  }
+  return [...head, ...shiftClose, ...stringTags(doc.tags), fiscalSign(doc.fiscalSign)];
 }

@@ -211,6 +211,14 @@ t.test('Shtrih: registers over a pty equal the journal; Z clears the shift, not 
   const ff0aShift = (x: Buffer) => [x[0], x.readUInt32LE(7), x.readUInt32LE(11), x.readUInt16LE(15)];
   t.same(ff0aShift(hex('05 00 11 07 06 02 36 06 00 00 00 FD 00 61 D9 01 00')), [5, 6, 3647013117, 1], 'the offsets read the captured answer (§1.11)');
   t.same(ff0aShift(ff0a), [5, z.fd, z.fiscalSign, z.shift], 'type, FD, FP, shift');
+  const zHead = await b.okData(fn(0x3a, le(z.fd, 4)));
+  t.equal(zHead.readUInt16LE(0), 5, 'FF3A of the Z: type 5');
+  const zBlocks: Buffer[] = [];
+  for (let a = await b.ask(fn(0x3b)); a[2] === 0; a = await b.ask(fn(0x3b))) zBlocks.push(a.subarray(3));
+  const zTags = parseTlvs(Buffer.concat(zBlocks));
+  const zVal = (tag: number): number | undefined => zTags.find((x) => x.tag === tag)?.value.readUInt32LE(0);
+  t.same([zVal(1040), zVal(1038), zVal(1118), zVal(1111)], [z.fd, z.shift, 7 + 1 + 1 + 1, readJournal(journalPath).documents.filter((d) => d.shift === z.shift).length],
+    'the Z\'s TLVs: 1040, 1038, 1118 receipts of the shift (7 приход, 1 return, 1 расход, 1 correction), 1111 its FDs');
   for (const n of [193, 197, 241, 242, 243, 4180]) t.equal(await cashReg(b, n), 0, `1Ah ${n} cleared by the Z`);
   for (const n of [144, 146, 153, 154, 202]) t.equal(await opReg(b, n), 0, `1Bh ${n} cleared by the Z`);
   t.same(await feF4(b, 0), cumBefore, 'cumulative sums survive the Z');
