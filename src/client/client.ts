@@ -266,7 +266,8 @@ export async function connectClient(options: ConnectClientOptions): Promise<KktC
     clientId,
     clean: false,
     protocolVersion,
-    resubscribe: true,
+    // subscribed on every connect below (MQTT.js's own resubscribe would do it a second time)
+    resubscribe: false,
   };
   if (protocolVersion === 5) mqttOpts.properties = { ...mqttOptions.properties, sessionExpiryInterval: sessionExpirySec };
   const client = mqtt.connect(url, mqttOpts);
@@ -351,10 +352,12 @@ export async function connectClient(options: ConnectClientOptions): Promise<KktC
     }
   });
 
+  let connectedOnce = false;
   client.on('connect', () => {
     reconnectMs = reconnectMin;
     client.options.reconnectPeriod = reconnectMin;
-    // subscribe on every connect: a broker that lost the session (restart without persistence) lost them too
+    if (!connectedOnce) return; // the first connection subscribes below
+    // subscribe on every reconnect: a broker that lost the session (restart without persistence) lost them too
     subscribe().catch((err: Error) => {
       events.emit('error', err);
       client.stream?.destroy(err);
@@ -374,6 +377,7 @@ export async function connectClient(options: ConnectClientOptions): Promise<KktC
       reject(new KktClientError('CONNECT', `cannot connect to ${url}: ${err.message}`));
     };
     const onConnect = (): void => {
+      connectedOnce = true;
       client.removeListener('error', onError);
       subscribe().then(resolve, onError);
     };
