@@ -800,11 +800,14 @@ export function decodeFnRegistration(req: Buffer, r: TaskResult): FnRegistration
     fiscalSign: 0,
   };
   if (d.length >= 62) {
+    // FFD 1.1/1.2: the FN's 43h layout (as Shtrih FF09): extended flags, OFD INN, reason code(4), FD(4), FP(4);
+    // a 60-byte block without the reason code is read too
     out.extendedModeBits = d[41]!;
     const ofd = ascii(42, 12);
     if (ofd) out.ofdInn = ofd;
-    out.fdNumber = uLE(d, 54, 4);
-    out.fiscalSign = uLE(d, 58, 4);
+    const at = d.length >= 66 ? 58 : 54;
+    out.fdNumber = uLE(d, at, 4);
+    out.fiscalSign = uLE(d, at + 4, 4);
   } else {
     out.fdNumber = uLE(d, 41, 4);
     out.fiscalSign = uLE(d, 45, 4);

@@ -34,8 +34,8 @@ const receipt = (over: Partial<FiscalReceipt> = {}): FiscalReceipt => ({
   ...over,
 });
 
-async function tcpEmulator(t: { teardown(fn: () => unknown): void }) {
-  const emu = new Emulator({ protocol: 'atol', clock: { utcOffsetMinutes: 0 } });
+async function tcpEmulator(t: { teardown(fn: () => unknown): void }, identity: Record<string, unknown> = {}) {
+  const emu = new Emulator({ protocol: 'atol', clock: { utcOffsetMinutes: 0 }, identity });
   const sockets: net.Socket[] = [];
   const server = net.createServer((s) => {
     sockets.push(s);
@@ -118,6 +118,15 @@ t.test('TCP: open, status, a 3-item card receipt, read back, X, cash, Z, open sh
   const opened = await driver.openShift({ name: 'Иванова И.И.' });
   t.match(emu.journal.document(opened.fdNumber), { type: 2, shift: opened.shiftNumber });
   t.equal(opened.shiftNumber, z.shiftNumber + 1);
+});
+
+t.test('TCP: A4 43 in the FFD 1.2 layout (reason code before FD and FP)', async (t) => {
+  const { emu, driver } = await tcpEmulator(t, { ffd: '1.2', ofdInn: '7704211201' });
+  const info = await driver.open();
+  const reg = registrationOf(emu.journal.identity);
+  t.equal(reg.ffd, '1.2');
+  t.type(info.registration?.extendedModeBits, 'number', 'the long layout was read');
+  t.match(info.registration, { inn: reg.inn, registrationNumber: reg.registrationNumber, fdNumber: reg.fd, fiscalSign: reg.fp, ofdInn: '7704211201' });
 });
 
 t.test('TCP: registration data from A4 43; tag 1055 reaches the FN', async (t) => {
