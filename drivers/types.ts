@@ -220,6 +220,8 @@ export interface ShiftFigures {
   counts: Record<OpName, number>;
   /** correction receipts this shift, all operations */
   corrections?: number;
+  /** `counts` leave correction receipts out (Shtrih 144–147); their sums are in `sums` all the same */
+  countsExcludeCorrections?: boolean;
   /** sums per operation and payment kind this shift */
   sums: Record<OpName, Payments>;
   cashIn: number;

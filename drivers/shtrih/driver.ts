@@ -261,6 +261,8 @@ export class ShtrihDriver implements FiscalDriver {
     }
     const out: ShiftFigures = {
       counts,
+      // operating registers 144–147 count receipts only; corrections are 202/203 (per pair of operations)
+      countsExcludeCorrections: true,
       sums,
       cashIn: (await cashReg('cashIn', figures.REGISTERS.cashIn)) ?? 0,
       cashOut: (await cashReg('cashOut', figures.REGISTERS.cashOut)) ?? 0,

@@ -119,10 +119,11 @@ function registerOps(f: ShiftFigures): Record<OpName, OpTally> {
   return ops;
 }
 
-function compare(reg: Record<OpName, OpTally>, book: Record<OpName, OpTally>): Mismatch[] {
+function compare(reg: Record<OpName, OpTally>, book: Record<OpName, OpTally>, countsExcludeCorrections: boolean): Mismatch[] {
   const out: Mismatch[] = [];
   for (const n of OPS) {
-    if (reg[n].count !== book[n].count) out.push({ field: `operations.${n}.count`, register: reg[n].count, gateway: book[n].count });
+    const bookCount = countsExcludeCorrections ? book[n].count - book[n].corrections : book[n].count;
+    if (reg[n].count !== bookCount) out.push({ field: `operations.${n}.count`, register: reg[n].count, gateway: bookCount });
     if (reg[n].total !== book[n].total) out.push({ field: `operations.${n}.total`, register: rublesValue(reg[n].total), gateway: rublesValue(book[n].total) });
     for (const k of KINDS) {
       if (reg[n].payments[k] !== book[n].payments[k]) {
@@ -170,7 +171,11 @@ export function zReport(book: ZBook | undefined, z: ZReportResult, ctx: ZReportC
     const ops = registerOps(f);
     const cumulative = f.cumulative ?? b.cumulative;
     const missing = [...f.missing, ...(f.cumulative ? [] : ['cumulative'])];
-    const mismatch = compare(ops, tallyOps);
+    const mismatch = compare(ops, tallyOps, f.countsExcludeCorrections === true);
+    if (f.corrections !== undefined) {
+      const bookCorrections = OPS.reduce((a, n) => a + tallyOps[n].corrections, 0);
+      if (f.corrections !== bookCorrections) mismatch.push({ field: 'corrections', register: f.corrections, gateway: bookCorrections });
+    }
     figures = {
       ...figuresJson(ops, cumulative),
       ...(f.cumulative ? {} : { cumulative_since: formatDocumentDateTime(b.since) }),

@@ -12,6 +12,7 @@ import { makeRig, makeEmulator, RIG_PROTOCOLS, type Rig } from '../helpers/rig.t
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { runControl } from '../../drivers/emulator/control.ts';
 import { sampleReceipt } from '../../src/cli/sample.ts';
+import { exampleD } from '../fiscal/fixtures.ts';
 
 const docs = (rig: Rig): any[] => readJournal(join(rig.dir, 'fn.jsonl')).documents as any[];
 const zreports = (rig: Rig): any[] => rig.store.messages.filter((m) => m.topic === `${rig.store.base}/zreport`).map((m) => m.body);
@@ -133,6 +134,23 @@ for (const protocol of RIG_PROTOCOLS) {
     const z3 = (await command(rig, 'close_shift')).data;
     t.equal(z3.cumulative_total, rub(Math.round(z2.cumulative_total * 100) + 398900), 'the cumulative total survives the emulator restart');
     t.equal(z3.figures_source, 'register');
+  });
+}
+
+for (const protocol of RIG_PROTOCOLS) {
+  t.test(`${protocol}: a correction receipt in the shift is no mismatch`, async (t) => {
+    const rig = await makeRig({ protocol });
+    t.teardown(() => rig.close());
+    await rig.startGateway();
+    const c = exampleD();
+    c.external_id = `${protocol}-correction`;
+    await rig.store.publish('receipt', sampleReceipt(`${protocol}-plain`));
+    await rig.store.publish('receipt', c);
+    await allDone(rig, [`${protocol}-plain`, `${protocol}-correction`]);
+    const z = (await command(rig, 'close_shift')).data;
+    t.equal(z.figures_source, 'register');
+    t.same(z.mismatch, [], 'the register counts the correction its own way; nothing differs');
+    t.equal(z.operations.sell.total, 3989 + c.correction.total, 'its sum is in the shift');
   });
 }
 

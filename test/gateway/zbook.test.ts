@@ -83,3 +83,15 @@ t.test('a firmware without figures: the tally, marked; without the cumulative su
   const partial = zReport(b, z(4), { ...ctx, figures: f });
   t.match(partial.report, { figures_source: 'register', figures_missing: ['cash_in_drawer', 'cumulative'], cumulative_total: 7, cumulative_since: '29.11.2026 03:00:00' });
 });
+
+t.test('a register whose counts leave corrections out: no mismatch for a correction receipt; its corrections compared apart', async (t) => {
+  let b = addReceipt(undefined, receipt(1, 500, pay({ cash: 500 })), result(7));
+  b = addReceipt(b, receipt(1, 100, pay({ cash: 100 }), true), result(7));
+  const f = figures({
+    counts: { sell: 1, sell_refund: 0, buy: 0, buy_refund: 0 }, corrections: 1, countsExcludeCorrections: true,
+    sums: { sell: pay({ cash: 600 }), sell_refund: pay({}), buy: pay({}), buy_refund: pay({}) },
+  });
+  t.same(zReport(b, z(7), { ...ctx, figures: f }).report.mismatch, []);
+  t.same(zReport(b, z(7), { ...ctx, figures: { ...f, corrections: 0 } }).report.mismatch, [{ field: 'corrections', register: 0, gateway: 1 }]);
+  t.same(zReport(b, z(7), { ...ctx, figures: { ...f, countsExcludeCorrections: false } }).report.mismatch, [{ field: 'operations.sell.count', register: 1, gateway: 2 }], 'a register that counts them all');
+});
