@@ -359,7 +359,7 @@ export async function connectClient(options: ConnectClientOptions): Promise<KktC
     if (!connectedOnce) return; // the first connection subscribes below
     // subscribe on every reconnect: a broker that lost the session (restart without persistence) lost them too
     subscribe().catch((err: Error) => {
-      events.emit('error', err);
+      // without its subscriptions the client would wait for results that never come: reconnect and try again
       client.stream?.destroy(err);
     });
   });
@@ -384,9 +384,8 @@ export async function connectClient(options: ConnectClientOptions): Promise<KktC
     client.once('error', onError);
     client.once('connect', onConnect);
   });
-  client.on('error', (err) => {
-    if (events.listenerCount('error') > 0) events.emit('error', err);
-  });
+  // MQTT.js reports connection errors and reconnects by itself; the client's own view is `client.mqtt.connected`
+  client.on('error', () => undefined);
 
   const command = <D = unknown>(gatewayId: string, name: CommandName, params: Record<string, unknown> = {}, opts: CommandOptions = {}): Promise<CommandResponse<D>> => {
     try {

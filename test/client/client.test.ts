@@ -118,8 +118,18 @@ t.test('a QUEUE_FULL burst: 30 submits at once into a queue of 5 are all done, e
   await rig.startGateway();
   const client = await connectClient({ url: rig.broker.url, clientId: clientId('full'), resultTimeoutMs: 5000, retry: { minMs: 100, maxMs: 800 } });
   t.teardown(() => client.close());
+  const raw = new Map<string, Set<string>>();
+  const sent = new Map<string, number>();
+  rig.store.client.on('message', (topic, payload) => {
+    if (topic !== 'kkt/test/receipt') return;
+    const id = String((JSON.parse(payload.toString()) as { external_id: string }).external_id);
+    raw.set(id, (raw.get(id) ?? new Set()).add(payload.toString('hex')));
+    sent.set(id, (sent.get(id) ?? 0) + 1);
+  });
   const ids = Array.from({ length: 30 }, (_, k) => `cl-full-${k}`);
   const submitted = await submitAll(client, ids);
+  t.ok([...sent.values()].some((n) => n > 1), `re-published (up to ${Math.max(...sent.values())} times)`);
+  t.same(ids.filter((id) => raw.get(id)?.size !== 1), [], 'every publish of a receipt carried the very same bytes');
   const full = rig.store.results().filter((r) => r.status === 'fail' && r.error?.code === 'QUEUE_FULL');
   t.ok(full.length > 0, `${full.length} QUEUE_FULL answers on the way (the path was taken)`);
   t.ok(full.every((r) => r.error?.retryable === true), 'all retryable');
@@ -206,4 +216,34 @@ t.test('two backends in one shared group: both take results from the stream, eve
   t.ok(fromStream.b > b0 && foreign.b > 0, 'B took some of A\'s results and handed them to onResult');
   t.equal(foreign.a, a0, 'A\'s own results (direct or relayed) never went to its onResult');
   t.same(printedOnce(rig, [...sa, ...sb, ...sa2]), [], 'every receipt done and printed once');
+});
+
+t.test('a backend restart: the result that came while it was away goes to onResult; the stored bytes again resolve with the stored result', async (t) => {
+  const rig = await makeRig({ broker: 'mosquitto', emulator: { link: { printMs: 300 } } });
+  t.teardown(() => rig.close());
+  await rig.startGateway();
+  const id = clientId('restarting');
+  const first = await connectClient({ url: rig.broker.url, clientId: id, resultTimeoutMs: 5000 });
+  const request = receipt('cl-away-0', 0);
+  const bytes = JSON.stringify(request); // what the store keeps with its order
+  let acceptedSeen!: () => void;
+  const accepted = new Promise<void>((r) => (acceptedSeen = r));
+  const pending = first.submit('test', bytes, { onAccepted: () => acceptedSeen() });
+  await accepted;
+  await first.close(); // before the result: the submit rejects CLOSED, the session keeps what comes next
+  const err = await pending.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof KktClientError && err.code === 'CLOSED', 'the pending submit rejected CLOSED');
+  await rig.store.until(() => rig.store.results('cl-away-0').some((r) => r.status === 'done'), 'printed while the backend was away');
+
+  const seen: ReceiptResultJson[] = [];
+  const second = await connectClient({ url: rig.broker.url, clientId: id, resultTimeoutMs: 5000, onResult: (r, gw) => void (gw === 'test' && seen.push(r)) });
+  t.teardown(() => second.close());
+  await rig.store.until(() => seen.some((r) => r.status === 'done'), 'the queued result delivered on reconnect', 10_000).catch((e: Error) => t.fail(e.message));
+  const again = await second.submit('test', bytes);
+  t.equal(again.status, 'done', 'the stored bytes again: done');
+  t.equal(again.payload?.fiscal_document_number, seen.find((r) => r.status === 'done')?.payload?.fiscal_document_number, 'the same document');
+  t.same(printedOnce(rig, [{ id: 'cl-away-0', i: 0, result: again }]), [], 'printed once');
 });
