@@ -30,7 +30,8 @@ t.test('receipts submitted through the client all come back done, each printed o
   const rig = await makeRig({ broker: 'mosquitto' });
   t.teardown(() => rig.close());
   await rig.startGateway();
-  const client = await connectClient({ url: rig.broker.url, clientId: clientId('basic'), resultTimeoutMs: 5000 });
+  const others: ReceiptResultJson[] = [];
+  const client = await connectClient({ url: rig.broker.url, clientId: clientId('basic'), resultTimeoutMs: 5000, onResult: (r) => void others.push(r) });
   t.teardown(() => client.close());
 
   const accepted: string[] = [];
@@ -39,6 +40,13 @@ t.test('receipts submitted through the client all come back done, each printed o
   t.same(printedOnce(rig, submitted), [], 'every receipt done and printed once');
   t.same([...accepted].sort(), [...ids].sort(), 'onAccepted once per receipt');
   t.equal(client.pending, 0, 'nothing left pending');
+
+  // a result that comes again (here: asked for) resolves nothing twice and is not taken for someone else's
+  const repub = await client.command('test', 'result', { external_id: ids[0] });
+  t.equal(repub.status, 'ok');
+  await rig.store.until(() => rig.store.results(ids[0]).filter((r) => r.status === 'done').length === 2, 'the result re-published');
+  await client.command('test', 'status'); // a round trip after it: the copy has reached the client too
+  t.same(others, [], 'the copy was dropped: no onResult for a submit that already resolved');
 
   // the same receipt again (the same object: the same bytes) → the gateway's stored result, nothing printed
   const again = await client.submit('test', submitted[0]!.request);
@@ -94,6 +102,14 @@ t.test('receipts submitted through the client all come back done, each printed o
   await client.command('test', 'status'); // a round trip: anything published before it has reached the store's view
   await rig.store.until(() => rig.store.messages.some((m) => m.topic === 'kkt/test/response/status'), 'status seen');
   t.equal(receiptsSeen(), before, 'no receipt was published for bad input');
+
+  // close() lets the publish in flight reach the broker: the receipt is printed after the client is gone
+  const short = await connectClient({ url: rig.broker.url, clientId: clientId('short') });
+  const lastOne = short.submit('test', receipt('cl-basic-closed', 10));
+  await short.close();
+  await t.rejects(lastOne, { code: 'CLOSED' }, 'its submit rejects CLOSED');
+  await rig.store.until(() => rig.store.results('cl-basic-closed').some((r) => r.status === 'done'), 'printed after close()');
+  await t.rejects(short.submit('test', receipt('cl-basic-after', 11)), { code: 'CLOSED' }, 'a closed client submits nothing');
 });
 
 t.test('across a broker restart mid-burst every submit resolves done and nothing is printed twice', async (t) => {
