@@ -25,6 +25,10 @@ Usage:
                                     embedded broker + emulator + gateway, one sample receipt
   kkt-gateway repair-db [--config FILE | --data-dir DIR]
                                     repair a damaged receipt database (a copy is kept aside first)
+  kkt-gateway fleet --mqtt-url URL [--base kkt] [--listen HOST:PORT] [--config FILE]
+                                    the fleet monitor: /metrics, alerts, the fleet page
+  kkt-gateway request --mqtt-url URL [--base kkt] [--timeout S] <gateway_id> <command> [json]
+                                    send one command to a gateway and print its response
 
 The configuration file is JSON (default: $KKT_GATEWAY_CONFIG, else $CONFIGURATION_DIRECTORY/config.json,
 else ./config.json); flags override it.`;
@@ -179,6 +183,9 @@ async function ports(values: Values): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // the fleet commands parse their own flags (src/fleet/cli.ts)
+  if (command === 'fleet') return (await import('./fleet/cli.ts')).fleetCommand(rest);
+  if (command === 'request') return (await import('./fleet/cli.ts')).requestCommand(rest);
   let values: Values;
   try {
     values = parseArgs({ args: rest, options, strict: true }).values;
