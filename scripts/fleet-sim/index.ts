@@ -162,7 +162,7 @@ async function phase(n: number, minutes: number, seed: number, say: (s: string) 
 
     // faults: spread over the first 70 % of the window, on distinct gateways, kinds in turn
     const kinds: Fault[] = ['paper_out', 'register_down', 'offline'];
-    const faults = Math.max(9, Math.round(n / 40));
+    const faults = Math.min(n, Math.max(30, Math.round(n / 20)));
     const order = gateways.map((g) => ({ g, r: rand() })).sort((a, b) => a.r - b.r).map((x) => x.g);
     const alertMs: Record<Fault, number[]> = { paper_out: [], register_down: [], offline: [] };
     let missed = 0;
@@ -237,7 +237,7 @@ function table(results: PhaseResult[]): string {
   row('fault → alert p50', (r) => ms(pct(all(r), 50)));
   row('fault → alert p99', (r) => ms(pct(all(r), 99)));
   row('  paper out / register down / offline p50', (r) => [r.alertMs.paper_out, r.alertMs.register_down, r.alertMs.offline].map((x) => ms(pct(x, 50))).join(' / '));
-  row('faults (alerts missing after 30 s)', (r) => `${r.faults} (${r.missed} missing)`);
+  row('faults injected (alerts missing after 30 s)', (r) => `${r.faults} (${r.missed} missing)`);
   row('/metrics scrape p50 / max', (r) => `${ms(pct(r.scrapeMs, 50))} / ${ms(Math.max(...r.scrapeMs))}`);
   row('/metrics size', (r) => `${(r.scrapeBytes / 1024).toFixed(0)} KiB, ${r.seriesUp} gateways`);
   row('simulator process CPU / RSS', (r) => (r.sim ? `${r.sim.cpuPct.toFixed(1)} % / ${mb(r.sim.peakRss)}` : '–'));
