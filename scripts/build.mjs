@@ -3,7 +3,9 @@
 // external, and copies the web page's files to dist/public. The service then starts without compiling TypeScript
 // at run time (tsx): less memory and a faster start on a Raspberry Pi. Run by scripts/install.sh; `npm run build`.
 import { build } from 'esbuild';
-import { chmodSync, cpSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -38,6 +40,26 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+// its declarations (dist/types/…/index.d.ts, the "types" of "./client.mjs"), when TypeScript is installed: it is a
+// dev dependency, absent from the production install (npm ci --omit=dev), which needs no types
+let tsc;
+try {
+  tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+} catch {
+  process.stdout.write('typescript not installed: dist/types (the client\'s declarations) skipped\n');
+}
+if (tsc) {
+  const cfg = join(out, 'tsconfig.client-types.json');
+  writeFileSync(cfg, JSON.stringify({
+    extends: join(root, 'tsconfig.json'),
+    compilerOptions: { noEmit: false, declaration: true, emitDeclarationOnly: true, outDir: join(out, 'types'), rootDir: root, typeRoots: [join(root, 'node_modules', '@types')] },
+    include: [],
+    files: [join(root, 'src', 'client', 'index.ts')],
+  }));
+  const r = spawnSync(process.execPath, [tsc, '-p', cfg], { encoding: 'utf8' });
+  rmSync(cfg, { force: true });
+  if (r.status !== 0) throw new Error(`client declarations: ${r.stdout}${r.stderr}`);
+}
 cpSync(join(root, 'src', 'web', 'public'), join(out, 'public'), { recursive: true });
 chmodSync(join(out, 'kkt-gateway.mjs'), 0o755);
 process.stdout.write(`built ${join(out, 'kkt-gateway.mjs')}\n`);

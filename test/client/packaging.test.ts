@@ -6,7 +6,7 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { makeRig } from '../helpers/rig.ts';
@@ -56,6 +56,27 @@ t.test('plain JavaScript: kkt-gateway/client through tsx, and the built dist/cli
   const built = await run(process.execPath, [fixture('plain-consumer.mjs'), join(out, 'client.mjs'), rig.broker.url, 'test'], { cwd: root });
   t.same(JSON.parse(built.stdout), expected, 'dist/client.mjs with plain node (no tsx)');
 
+  // a TypeScript store project (strict, no allowImportingTsExtensions, lib checks on) against the built declarations
+  const consumer = join(out, 'consumer');
+  mkdirSync(consumer);
+  writeFileSync(join(consumer, 'package.json'), '{"type":"module"}\n');
+  writeFileSync(join(consumer, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [join(root, 'node_modules/@types')] }, include: ['store.ts'] }));
+  const store = (body: string): void => writeFileSync(join(consumer, 'store.ts'), `import { connectClient, KktClientError, type FinalResult, type ReceiptRequest } from '../types/src/client/index.js';\n${body}\n`);
+  const tsc = (): Promise<string> => run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', consumer], { cwd: consumer }).then(() => '', (e: { stdout: string }) => e.stdout);
+  store(`const c = await connectClient({ url: 'mqtt://x', sharedGroup: 'g' });
+const req: ReceiptRequest = { operation: 'sell', external_id: 'a', timestamp: '01.01.2026 00:00:00' };
+const r: FinalResult = await c.submit('gw', req, { onAccepted: (a) => a.external_id });
+const fd: number | undefined = r.payload?.fiscal_document_number;
+const code: string | undefined = r.error?.code;
+const e = new KktClientError('TIMEOUT', 'x');
+console.log(fd, code, e.code, (await c.command('gw', 'status')).status);`);
+  t.equal(await tsc(), '', 'a TypeScript consumer type-checks against dist/types');
+  store(`const c = await connectClient({ url: 'mqtt://x' });\nconst n: number = (await c.submit('gw', {})).status;`);
+  t.match(await tsc(), /TS2322/, 'and the types are real: a result status is not a number');
+
   const resolved = await run(process.execPath, ['--input-type=module', '-e', "process.stdout.write(import.meta.resolve('kkt-gateway/client.mjs'))"], { cwd: root });
   t.equal(relative(root, new URL(resolved.stdout).pathname), 'dist/client.mjs', '"kkt-gateway/client.mjs" names the built file');
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, { types: string; default: string }> };
+  t.equal(pkg.exports['./client.mjs']?.types, './dist/types/src/client/index.d.ts', 'its "types" are the built declarations');
+  t.ok(existsSync(join(out, 'types/src/client/index.d.ts')), 'which the build writes');
 });
