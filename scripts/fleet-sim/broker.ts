@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../test/helpers/broker.ts';
 import * as net from 'node:net';
+import { openFilesLimit } from './procstat.ts';
 
 export interface SimBroker {
   url: string;
@@ -44,6 +45,13 @@ export async function startBroker(maxConnections: number): Promise<SimBroker> {
     if (ok) break;
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`mosquitto did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+  // `sh -c … exec mosquitto`: the pid is mosquitto's; its open-files limit must cover every client
+  const limit = openFilesLimit(child.pid!);
+  if (limit < maxConnections) {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`mosquitto may open only ${limit} files, fewer than ${maxConnections} connections: raise the hard limit (ulimit -Hn, or LimitNOFILE in systemd)`);
   }
   return {
     url: `mqtt://127.0.0.1:${port}`,

@@ -66,10 +66,10 @@ export class ProcWatch {
   }
 }
 
-/** the soft limit of open files of this process (children inherit it) */
-export function openFilesLimit(): number {
+/** the soft limit of open files of a process (default this one; children inherit it) */
+export function openFilesLimit(pid: number | 'self' = 'self'): number {
   try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
     return m?.[1] === 'unlimited' ? Infinity : Number(m?.[1] ?? NaN);
   } catch {
     return NaN;
