@@ -369,23 +369,30 @@ export async function connectClient(options: ConnectClientOptions): Promise<KktC
     client.options.reconnectPeriod = reconnectMs;
   });
 
-  // the first connection: subscribed, or a clear error
+  // MQTT.js reports connection errors and reconnects by itself; the client's own view is `client.mqtt.connected`
+  client.on('error', () => undefined);
+  // the first connection: subscribed, or a clear error (refused, unreachable, timed out, not authorized)
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => {
+    let lastError: Error | undefined;
+    const onError = (err: Error): void => void (lastError = err);
+    const fail = (err?: Error): void => {
       client.removeListener('connect', onConnect);
+      client.removeListener('error', onError);
+      client.removeListener('close', onClose);
       client.end(true);
-      reject(new KktClientError('CONNECT', `cannot connect to ${url}: ${err.message}`));
+      reject(new KktClientError('CONNECT', `cannot connect to ${url}: ${(err ?? lastError)?.message ?? 'connection closed'}`));
     };
+    const onClose = (): void => fail();
     const onConnect = (): void => {
       connectedOnce = true;
       client.removeListener('error', onError);
-      subscribe().then(resolve, onError);
+      client.removeListener('close', onClose);
+      subscribe().then(resolve, fail);
     };
-    client.once('error', onError);
+    client.on('error', onError);
+    client.once('close', onClose);
     client.once('connect', onConnect);
   });
-  // MQTT.js reports connection errors and reconnects by itself; the client's own view is `client.mqtt.connected`
-  client.on('error', () => undefined);
 
   const command = <D = unknown>(gatewayId: string, name: CommandName, params: Record<string, unknown> = {}, opts: CommandOptions = {}): Promise<CommandResponse<D>> => {
     try {

@@ -1,6 +1,6 @@
 /**
  * `kkt-gateway/client`: the store side of the gateway's MQTT contract. See README "Store client library".
- * Run-time dependencies: `mqtt` and Node's built-ins only (test/client/import-graph.test.ts checks it).
+ * Run-time dependencies: `mqtt` and Node's built-ins only (test/client/packaging.test.ts checks it).
  */
 export { connectClient, KktClientError } from './client.ts';
 export type { ConnectClientOptions, SubmitOptions, CommandOptions, RetryOptions, KktClient, ClientErrorCode } from './client.ts';
