@@ -6,6 +6,7 @@
  * SIGKILL (no DISCONNECT) has its last will cross the bridge.
  */
 import t from 'tap';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { makeRig, StoreClient } from '../helpers/rig.ts';
@@ -60,7 +61,10 @@ t.test('shop broker bridged to a central one: receipts in, results, state, healt
   await watcher.until(() => watcher.messages.some((m) => m.topic.endsWith('/state') && String(m.body) === '1'), 'the bridge connected to the central broker');
 
   const rig = await makeRig({ externalBroker: shop, config: { gateway_id: 'shop-1', mqtt: { health_interval: 1 } } });
-  t.teardown(() => rig.close());
+  t.teardown(async () => {
+    await rig.close();
+    rmSync(rig.dir, { recursive: true, force: true });
+  });
   t.equal(rig.config.mqtt.base_topic, 'kkt/shop-1');
   const store = await StoreClient.connect(central.url, 'kkt/shop-1');
   t.teardown(() => store.close());
