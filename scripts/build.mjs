@@ -61,5 +61,7 @@ if (tsc) {
   if (r.status !== 0) throw new Error(`client declarations: ${r.stdout}${r.stderr}`);
 }
 cpSync(join(root, 'src', 'web', 'public'), join(out, 'public'), { recursive: true });
+// the fleet monitor's page (`kkt-gateway fleet`, src/fleet/server.ts looks for it there in the bundle)
+cpSync(join(root, 'src', 'fleet', 'public'), join(out, 'fleet-public'), { recursive: true });
 chmodSync(join(out, 'kkt-gateway.mjs'), 0o755);
 process.stdout.write(`built ${join(out, 'kkt-gateway.mjs')}\n`);

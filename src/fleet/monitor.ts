@@ -257,7 +257,14 @@ export function buildMonitor(o: MonitorOptions): Monitor {
       };
       client = mqtt.connect(o.mqttUrl, opts);
       client.on('message', onMessage);
-      client.on('error', (err) => log.warn({ err: { message: err.message } }, 'fleet monitor: MQTT error'));
+      // one line per distinct error, not one per reconnect attempt
+      let lastError = '';
+      client.on('error', (err) => {
+        if (err.message === lastError) return;
+        lastError = err.message;
+        log.warn({ err: { message: err.message } }, 'fleet monitor: MQTT error');
+      });
+      client.on('connect', () => (lastError = ''));
       client.on('connect', () => {
         log.info({ broker: o.mqttUrl, base }, 'fleet monitor connected');
         const c = client!;
