@@ -154,14 +154,17 @@ export function buildMonitor(o: MonitorOptions): Monitor {
   gauge('kkt_zreport_last_timestamp_seconds', 'Unix time of the last Z-report (shift close)', devLabels, (f) => f.zreportLastS);
 
   // ---- alerts ------------------------------------------------------------------------------------------------------
+  /** gateways whose list changed while the connection was down: published at the next connect */
+  const unpublished = new Set<string>();
   const publishAlerts = (id: string): void => {
-    if (!client?.connected) return; // published again by evaluateAll's resync on reconnect
-    const list = alerts.list(id);
+    if (!client?.connected) {
+      unpublished.add(id);
+      return;
+    }
     // an empty list is published as an empty list (not a deletion): "nothing wrong" is a state a consumer can see
     client.publish(`${alertPrefix}${id}`, alerts.payload(id, now()), { qos: 1, retain: true }, (err) => {
       if (err) log.warn({ gateway_id: id, err: { message: err.message } }, 'alert list not published');
     });
-    void list;
   };
   const emit = (events: AlertEvent[]): void => {
     for (const e of events) {
@@ -270,6 +273,10 @@ export function buildMonitor(o: MonitorOptions): Monitor {
         const c = client!;
         subscribe(c).then(
           () => {
+            for (const id of [...unpublished]) {
+              unpublished.delete(id);
+              publishAlerts(id);
+            }
             if (!settled) {
               setTimeout(() => {
                 settled = true;

@@ -135,3 +135,27 @@ t.test('a dead webhook does not hold the monitor up; retained state rebuilds the
   t.ok(monitor.webhook!.pendingCount > 0, 'posts wait in the webhook queue');
   await until(() => monitor.webhook!.dropped > 0, 'a post given up after its attempts');
 });
+
+t.test('a broker restart: the monitor reconnects, subscribes again and keeps alerting', async (t) => {
+  const broker = await startMosquitto({ persistence: true });
+  t.teardown(() => broker.stop());
+  const g = await SimGateway.connect(broker.url, 'shop-5');
+  await g.health(simHealth('shop-5'));
+  const monitor = buildMonitor({ mqttUrl: broker.url, listen: '127.0.0.1:0', thresholds: { offline_minutes: 0 }, settleMs: 200, evaluateMs: 100 });
+  await monitor.start();
+  t.teardown(() => monitor.stop());
+  await monitor.ready;
+  t.equal(await metric(monitor.url!, 'kkt_gateway_up', { gateway_id: 'shop-5' }), 1);
+  await g.close();
+  await broker.restart!();
+  // the gateway comes back after the restart and loses its paper
+  const g2 = await SimGateway.connect(broker.url, 'shop-5');
+  t.teardown(() => g2.close());
+  await g2.health(simHealth('shop-5', { paper: 'out' }));
+  await until(() => monitor.alerts.list('shop-5').some((a) => a.alert === 'paper_out'), 'paper_out after the broker restart');
+  const watcher = await AlertWatcher.connect(broker.url);
+  t.teardown(() => watcher.close());
+  await until(() => watcher.latest('shop-5')?.includes('paper_out') === true, 'the list retained on the restarted broker');
+  t.equal(await metric(monitor.url!, 'kkt_paper_ok', { gateway_id: 'shop-5', device: 'main' }), 0);
+  t.equal(await metric(monitor.url!, 'kkt_gateway_up', { gateway_id: 'shop-5' }), 1, 'online again');
+});
