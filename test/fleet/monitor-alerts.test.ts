@@ -7,6 +7,7 @@ import t from 'tap';
 import { startMosquitto } from '../helpers/broker.ts';
 import { buildMonitor } from '../../src/fleet/monitor.ts';
 import { AlertEngine, conditions, DEFAULT_THRESHOLDS } from '../../src/fleet/alerts.ts';
+import { checkFleetConfig } from '../../src/fleet/cli.ts';
 import { AlertWatcher, SimGateway, metric, simHealth, startWebhook, transitions, until } from './monitor-helpers.ts';
 
 t.setTimeout(120_000);
@@ -158,4 +159,26 @@ t.test('a broker restart: the monitor reconnects, subscribes again and keeps ale
   await until(() => watcher.latest('shop-5')?.includes('paper_out') === true, 'the list retained on the restarted broker');
   t.equal(await metric(monitor.url!, 'kkt_paper_ok', { gateway_id: 'shop-5', device: 'main' }), 0);
   t.equal(await metric(monitor.url!, 'kkt_gateway_up', { gateway_id: 'shop-5' }), 1, 'online again');
+});
+
+t.test('/metrics behind a bearer token; the configuration file is checked key by key', async (t) => {
+  const monitor = buildMonitor({ mqttUrl: 'mqtt://127.0.0.1:1', metricsToken: 'scrape-Token-77' });
+  const app = await monitor.app();
+  t.teardown(() => monitor.stop());
+  monitor.state.ingest('shop-3', 'state', JSON.stringify({ state: 'online' }), Date.now());
+  t.equal((await app.inject({ url: '/metrics' })).statusCode, 401, 'no token: 401');
+  t.equal((await app.inject({ url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode, 401);
+  const ok = await app.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-Token-77' } });
+  t.equal(ok.statusCode, 200);
+  t.match(ok.headers['content-type'], /text\/plain/);
+  t.match(ok.body, 'kkt_gateway_up{gateway_id="shop-3"} 1');
+  t.equal(monitor.state.ingest('shop-3', 'health', 'not json', Date.now()), undefined, 'a malformed message is ignored');
+  t.equal(monitor.state.malformed, 1, 'and counted');
+
+  t.throws(() => checkFleetConfig([]), /must be a JSON object/);
+  t.throws(() => checkFleetConfig({ listen: 'x' }), /HOST:PORT/);
+  t.throws(() => checkFleetConfig({ thresholds: { queue_minutes: -1 } }), /must be a number ≥ 0/);
+  t.throws(() => checkFleetConfig({ webhook: 'ftp://x' }), /http\(s\) URL/);
+  t.throws(() => checkFleetConfig({ mqtt_urll: 'mqtt://x' }), /unknown setting "mqtt_urll"/);
+  t.same(checkFleetConfig({ mqtt_url: 'mqtt://x', thresholds: { queue_minutes: 5 }, webhook: { url: 'http://127.0.0.1/h' } }).thresholds, { queue_minutes: 5 });
 });
