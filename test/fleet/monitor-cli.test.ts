@@ -1,6 +1,6 @@
 /**
  * The command line, as real child processes against a rig gateway on mosquitto: `kkt-gateway request` prints the
- * status response (exit 0), an error response (exit 1), a timeout (exit 2), bad arguments (64); `kkt-gateway fleet`
+ * status response (exit 0), an error response (exit 1), a timeout (exit 2), bad arguments (64), no broker (69); `kkt-gateway fleet`
  * serves /metrics with the gateway, reads its --config, stops on SIGTERM with exit code 0.
  */
 import t from 'tap';
@@ -55,6 +55,9 @@ t.test('kkt-gateway request and kkt-gateway fleet against a rig gateway', async 
   t.equal(badJson.code, 64);
   t.match(badJson.stderr, /not JSON/);
   t.equal((await run(['request', 'shop-7', 'status'])).code, 64, 'no --mqtt-url');
+  const noBroker = await run(['request', '--mqtt-url', 'mqtt://127.0.0.1:1', 'shop-7', 'status']);
+  t.equal(noBroker.code, 69, 'the broker unreachable: exit 69');
+  t.match(noBroker.stderr, /cannot connect to mqtt:\/\/127\.0\.0\.1:1/);
   t.equal((await run(['request', '--mqtt-url', rig.broker.url, 'a/b', 'status'])).code, 64, 'a topic separator in the id');
 
   // the monitor as its own process
