@@ -316,8 +316,13 @@ export class Gateway extends EventEmitter {
     if (this.stopped || this.dispatcher.state.busy) return;
     try {
       await this.checkShift(await this.readDevice());
-    } catch {
-      /* the link reports itself */
+    } catch (err) {
+      // a register that stopped answering while idle: drop the link as the dispatcher would, so health says
+      // `down` now (not only once a receipt comes) and the next read reopens it; device states keep the link
+      const de = err instanceof DriverError ? err : undefined;
+      if (!this.stopped && !this.dispatcher.state.busy && this.link.state.up && (!de || de.code === 'NO_LINK' || de.code === 'LINK_GONE')) {
+        await this.link.drop(err as Error).catch(() => undefined);
+      }
     }
   }
 
