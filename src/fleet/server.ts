@@ -6,17 +6,14 @@
  * state-changing request (@fastify/csrf-protection), login/setup throttled per address (@fastify/rate-limit).
  * On loopback the page is open unless `requireLogin`. `/metrics` is open (read-only) unless a bearer token is set.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import fastifyCookie from '@fastify/cookie';
-import fastifyCsrf from '@fastify/csrf-protection';
-import fastifyRateLimit from '@fastify/rate-limit';
-import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../log.ts';
-import { MIN_PASSWORD, PasswordStore, Sessions, type Session } from '../web/auth.ts';
+import { MIN_PASSWORD, type Session } from '../web/auth.ts';
+import { pageApp } from '../web/page-app.ts';
 import { METRICS_CONTENT_TYPE, type Monitor } from './monitor.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -51,33 +48,10 @@ function send(reply: FastifyReply, status: number, code: string, message: string
 
 export async function buildFleetApp(d: FleetAppDeps): Promise<FastifyInstance> {
   const now = d.now ?? Date.now;
-  const passwords = new PasswordStore(d.authFile);
-  const sessions = new Sessions(now);
-  const app = Fastify({ loggerInstance: d.logger.child({ part: 'fleet-web' }) as unknown as FastifyBaseLogger, bodyLimit: 64 * 1024, trustProxy: false });
-  await app.register(fastifyCookie, { secret: randomBytes(32).toString('hex') });
-  await app.register(fastifyCsrf, {
-    sessionPlugin: '@fastify/cookie',
-    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/' },
-    getUserInfo: (req: FastifyRequest) => req.fleetSession?.id ?? '',
-    csrfOpts: { hmacKey: randomBytes(32) },
+  const { app, passwords, sessions, sessionOf } = await pageApp({
+    logger: d.logger, part: 'fleet-web', bodyLimit: 64 * 1024, publicDir: FLEET_PUBLIC_DIR, cookie: COOKIE, authFile: d.authFile, now,
+    userOf: (req) => req.fleetSession?.id ?? '',
   });
-  await app.register(fastifyRateLimit, { global: false });
-  await app.register(fastifyStatic, { root: FLEET_PUBLIC_DIR, prefix: '/', index: ['index.html'], cacheControl: false });
-
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
-    reply.header('cache-control', 'no-store');
-    return payload;
-  });
-
-  const sessionOf = (req: FastifyRequest): Session | undefined => {
-    const raw = req.cookies[COOKIE];
-    const unsigned = raw ? req.unsignCookie(raw) : undefined;
-    return unsigned?.valid ? sessions.get(unsigned.value ?? undefined) : undefined;
-  };
 
   app.addHook('onRequest', async (req, reply) => {
     const url = req.url.split('?')[0] ?? '';

@@ -8,15 +8,11 @@
  * SameSite=Strict; every state-changing request carries a CSRF token bound to the session; login and setup are
  * throttled per address; secrets are sent to the browser as "***" only.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import fastifyCookie from '@fastify/cookie';
-import fastifyCsrf from '@fastify/csrf-protection';
-import fastifyRateLimit from '@fastify/rate-limit';
-import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import type { Config, ConfigProblem } from '../config/index.ts';
 import { ConfigError, saveConfig } from '../config/index.ts';
@@ -24,7 +20,8 @@ import type { LogRing, Logger } from '../log.ts';
 import type { PortCandidate } from '../device/ports.ts';
 import type { Gateway } from '../service.ts';
 import type { RecordStatus } from '../queue/types.ts';
-import { MIN_PASSWORD, PasswordStore, Sessions, type Session } from './auth.ts';
+import { MIN_PASSWORD, type Session } from './auth.ts';
+import { pageApp } from './page-app.ts';
 import { applyLive, forBrowser, nextConfig } from './config-edit.ts';
 
 /** the page's files: src/web/public from the sources, dist/public in the production bundle (scripts/build.mjs) */
@@ -77,35 +74,10 @@ const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 4
 
 export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
   const now = d.now ?? Date.now;
-  const passwords = new PasswordStore(d.authFile);
-  const sessions = new Sessions(now);
-  const app = Fastify({ loggerInstance: d.logger.child({ part: 'web' }) as unknown as FastifyBaseLogger, bodyLimit: 1024 * 1024, trustProxy: false });
-
-  await app.register(fastifyCookie, { secret: randomBytes(32).toString('hex') });
-  await app.register(fastifyCsrf, {
-    sessionPlugin: '@fastify/cookie',
-    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/' },
-    getUserInfo: (req: FastifyRequest) => req.session?.id ?? '',
-    csrfOpts: { hmacKey: randomBytes(32) },
+  const { app, passwords, sessions, sessionOf } = await pageApp({
+    logger: d.logger, part: 'web', bodyLimit: 1024 * 1024, publicDir: PUBLIC_DIR, cookie: COOKIE, authFile: d.authFile, now,
+    userOf: (req) => req.session?.id ?? '',
   });
-  await app.register(fastifyRateLimit, { global: false });
-  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/', index: ['index.html'], cacheControl: false });
-
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'DENY');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
-    reply.header('cache-control', 'no-store');
-    return payload;
-  });
-
-  /** the live session named by the request's signed cookie */
-  const sessionOf = (req: FastifyRequest): Session | undefined => {
-    const raw = req.cookies[COOKIE];
-    const unsigned = raw ? req.unsignCookie(raw) : undefined;
-    return unsigned?.valid ? sessions.get(unsigned.value ?? undefined) : undefined;
-  };
 
   // authentication for every API route but the open ones; CSRF for every state-changing one
   app.addHook('onRequest', async (req, reply) => {
