@@ -2,6 +2,7 @@
  * What every host-side protocol link shares (drivers/shtrih/protocol.ts, drivers/atol/tasks.ts): the error of a
  * failed exchange with what the device may know of it, the small logger interface, and one-at-a-time execution.
  */
+import type { BytePort } from './transport.ts';
 import { DriverError } from './types.ts';
 
 /**
@@ -39,5 +40,40 @@ export class Mutex {
     const result = this.tail.then(job, job);
     this.tail = result.catch(() => undefined);
     return result;
+  }
+}
+
+export function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A new port from the driver's factory; no factory, or a factory that fails: retryable link errors. */
+export async function reopenPort(openPort: (() => Promise<BytePort>) | undefined): Promise<BytePort> {
+  if (!openPort) throw new DriverError('LINK_GONE', 'retryable', 'the port is gone and there is no way to reopen it');
+  try {
+    return await openPort();
+  } catch (err) {
+    throw new DriverError('NO_LINK', 'retryable', `cannot open the port: ${errText(err)}`, { cause: err });
+  }
+}
+
+/** A read some registers lack: a device refusal or a bad answer → undefined; link failures still throw. */
+export async function optionalRead<T>(fn: () => Promise<T>, log: Logger, what: string): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof LinkError || !(err instanceof DriverError)) throw err;
+    log.debug({ err: errText(err) }, `${what} failed`);
+    return undefined;
+  }
+}
+
+/** A read after a fiscal document: its failure must not turn a printed document into an error. */
+export async function bestEffort<T>(fn: () => Promise<T>, fallback: T, log: Logger, what: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    log.warn({ err: errText(err) }, `${what} failed`);
+    return fallback;
   }
 }

@@ -8,6 +8,7 @@ import {
   type FiscalResult, type FnState, type OpName, type PaperState, type Payments, type RegistrationData, type ShiftFigures, type TaxSystem, type ShiftResult, type ShiftState, type ZReportResult,
 } from '../types.ts';
 import type { BytePort } from '../transport.ts';
+import { bestEffort, errText, optionalRead, reopenPort } from '../host-link.ts';
 import * as codec from './codec.ts';
 import { Cmd, FnSub, Mode, Reg } from './codec.ts';
 import { DriverCodes, UncertainError } from './errors.ts';
@@ -773,33 +774,17 @@ export class AtolDriver implements FiscalDriver {
     return this.link;
   }
 
-  private async newPort(): Promise<BytePort> {
-    if (!this.opts.openPort) throw new DriverError(DriverCodes.LINK_GONE, 'retryable', 'the port is gone and there is no way to reopen it');
-    try {
-      return await this.opts.openPort();
-    } catch (err) {
-      throw new DriverError(DriverCodes.NO_LINK, 'retryable', `cannot open the port: ${errText(err)}`, { cause: err });
-    }
+  private newPort(): Promise<BytePort> {
+    return reopenPort(this.opts.openPort);
   }
 
-  /** Extras some devices lack: a device refusal or a bad answer → undefined; link failures still throw. */
-  private async optional<T>(fn: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof LinkError || !(err instanceof DriverError)) throw err;
-      this.log.debug({ err: errText(err) }, 'atol: optional read failed');
-      return undefined;
-    }
+  /** a read some registers lack (see host-link optionalRead) */
+  private optional<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    return optionalRead(fn, this.log, 'atol: optional read');
   }
 
-  private async bestEffort<T>(fn: () => Promise<T>, fallback: T): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      this.log.warn({ err: errText(err) }, 'atol: read after a fiscal document failed');
-      return fallback;
-    }
+  private bestEffort<T>(fn: () => Promise<T>, fallback: T): Promise<T> {
+    return bestEffort(fn, fallback, this.log, 'atol: read after a fiscal document');
   }
 
   private sleep(): Promise<void> {
@@ -853,6 +838,3 @@ function localDateTime(d: Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
