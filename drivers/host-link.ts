@@ -77,3 +77,21 @@ export async function bestEffort<T>(fn: () => Promise<T>, fallback: T, log: Logg
     return fallback;
   }
 }
+
+export function badAnswer(command: string, why: string): DriverError {
+  return new DriverError('BAD_ANSWER', 'retryable', `${command}: bad answer: ${why}`, { command });
+}
+
+/**
+ * The closing command of a document (a receipt's close, a Z-report, a shift open, cash in/out) may have been
+ * executed; only the FN can tell. `lastFdBefore` is the FN's last fiscal document number read before the document
+ * began: a later FD of the right type and total is this document.
+ */
+export class UncertainError extends DriverError {
+  readonly lastFdBefore: number | undefined;
+  constructor(message: string, opts: { command?: string; cause?: unknown; lastFdBefore?: number | undefined }) {
+    super('RESULT_UNKNOWN', 'uncertain', message, opts);
+    this.name = 'UncertainError';
+    this.lastFdBefore = opts.lastFdBefore;
+  }
+}

@@ -141,19 +141,4 @@ export function deviceError(code: number, command: string, ext = 0): DriverError
   return new DriverError(info.code, info.kind, `${command}: ${hex2(code)}h ${info.ru}${extText}`, { deviceCode: code, command });
 }
 
-export function badAnswer(command: string, why: string): DriverError {
-  return new DriverError(DriverCodes.BAD_ANSWER, 'retryable', `${command}: bad answer: ${why}`, { command });
-}
-
-/**
- * A closing command (4A, 5A, 9A, 49/4F) may have been executed; only the FN can tell. `lastFdBefore` is the FN's last
- * fiscal document number read before the document began: a later FD of the right type and total is this document.
- */
-export class UncertainError extends DriverError {
-  readonly lastFdBefore: number | undefined;
-  constructor(message: string, opts: { command?: string; cause?: unknown; lastFdBefore?: number | undefined }) {
-    super(DriverCodes.RESULT_UNKNOWN, 'uncertain', message, opts);
-    this.name = 'UncertainError';
-    this.lastFdBefore = opts.lastFdBefore;
-  }
-}
+export { UncertainError, badAnswer } from '../host-link.ts';

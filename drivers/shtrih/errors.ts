@@ -119,19 +119,4 @@ export function deviceError(deviceCode: number, command: string): DriverError {
   return new DriverError(info.code, info.kind, `${command}: ${hex}h ${info.ru} / ${info.en}`, { deviceCode, command });
 }
 
-export function badAnswer(command: string, why: string): DriverError {
-  return new DriverError(DriverCodes.BAD_ANSWER, 'retryable', `${command}: bad answer: ${why}`, { command });
-}
-
-/**
- * The closing command of a document may have been executed. `lastFdBefore` is the FN's last fiscal document number
- * read before the document was started: a later FD in the FN with matching type and total is this document.
- */
-export class UncertainError extends DriverError {
-  readonly lastFdBefore: number | undefined;
-  constructor(message: string, opts: { command?: string; cause?: unknown; lastFdBefore?: number | undefined }) {
-    super(DriverCodes.RESULT_UNKNOWN, 'uncertain', message, opts);
-    this.name = 'UncertainError';
-    this.lastFdBefore = opts.lastFdBefore;
-  }
-}
+export { UncertainError, badAnswer } from '../host-link.ts';

@@ -3,9 +3,10 @@
  * kkt-protocols.md §2.2 and injectable faults. Deliberately independent of drivers/emulator AND of drivers/atol (its
  * own framing code), so a framing mistake in the driver cannot hide behind the same mistake here.
  */
-import type { BytePort } from '../../drivers/transport.ts';
+import { MemPort, hex } from '../helpers/mem-port.ts';
 
-export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+export { MemPort, hex };
+
 
 // --- framing, written again on purpose (see the header)
 
@@ -67,47 +68,6 @@ class PeerDeframer {
   }
 }
 
-/** Host end of an in-memory line; the device end is `toHost` / `fromHost`. */
-export class MemPort implements BytePort {
-  readonly written: Buffer[] = [];
-  fromHost: (chunk: Buffer) => void = () => undefined;
-  private dataListeners: Array<(chunk: Buffer) => void> = [];
-  private goneListeners: Array<(reason: Error) => void> = [];
-  private goneReason: Error | undefined;
-
-  async write(data: Buffer): Promise<void> {
-    if (this.goneReason) throw this.goneReason;
-    const copy = Buffer.from(data);
-    this.written.push(copy);
-    setImmediate(() => this.fromHost(copy));
-  }
-
-  onData(listener: (chunk: Buffer) => void): void {
-    this.dataListeners.push(listener);
-  }
-
-  onGone(listener: (reason: Error) => void): void {
-    if (this.goneReason) listener(this.goneReason);
-    else this.goneListeners.push(listener);
-  }
-
-  async close(): Promise<void> {
-    this.pull(new Error('closed'));
-  }
-
-  toHost(chunk: Buffer): void {
-    if (this.goneReason) return;
-    setImmediate(() => {
-      for (const l of this.dataListeners) l(Buffer.from(chunk));
-    });
-  }
-
-  pull(reason = new Error('cable pulled')): void {
-    if (this.goneReason) return;
-    this.goneReason = reason;
-    for (const l of this.goneListeners.splice(0)) l(reason);
-  }
-}
 
 /**
  * How results reach the host:

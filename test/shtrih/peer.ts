@@ -2,7 +2,9 @@
  * Test doubles for the Shtrih host side: an in-memory byte port and a scripted device peer that follows the
  * device rules of kkt-protocols.md §1.3, with injectable faults. Deliberately independent of drivers/emulator.
  */
-import type { BytePort } from '../../drivers/transport.ts';
+import { MemPort, hex } from '../helpers/mem-port.ts';
+
+export { MemPort, hex };
 
 const ENQ = 0x05;
 const STX = 0x02;
@@ -15,51 +17,7 @@ export function frameOf(payload: Buffer): Buffer {
   return Buffer.concat([Buffer.from([STX, payload.length]), payload, Buffer.from([x])]);
 }
 
-export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-/** Host end of an in-memory line; the device end is `toHost` / `fromHost`. */
-export class MemPort implements BytePort {
-  readonly written: Buffer[] = [];
-  fromHost: (chunk: Buffer) => void = () => undefined;
-  private dataListeners: Array<(chunk: Buffer) => void> = [];
-  private goneListeners: Array<(reason: Error) => void> = [];
-  private goneReason: Error | undefined;
-
-  async write(data: Buffer): Promise<void> {
-    if (this.goneReason) throw this.goneReason;
-    const copy = Buffer.from(data);
-    this.written.push(copy);
-    setImmediate(() => this.fromHost(copy));
-  }
-
-  onData(listener: (chunk: Buffer) => void): void {
-    this.dataListeners.push(listener);
-  }
-
-  onGone(listener: (reason: Error) => void): void {
-    if (this.goneReason) listener(this.goneReason);
-    else this.goneListeners.push(listener);
-  }
-
-  async close(): Promise<void> {
-    this.pull(new Error('closed'));
-  }
-
-  /** bytes from the device to the host */
-  toHost(chunk: Buffer): void {
-    if (this.goneReason) return;
-    setImmediate(() => {
-      for (const l of this.dataListeners) l(Buffer.from(chunk));
-    });
-  }
-
-  /** the cable is pulled */
-  pull(reason = new Error('cable pulled')): void {
-    if (this.goneReason) return;
-    this.goneReason = reason;
-    for (const l of this.goneListeners.splice(0)) l(reason);
-  }
-}
 
 export interface PeerFaults {
   /** answers nothing at all */
