@@ -42,6 +42,20 @@ export interface BridgeOptions {
   connect?: (url: string, opts: IClientOptions) => MqttClient;
 }
 
+/** A message being stored, and what became of it. */
+interface Pending {
+  stream: MqttClient['stream'];
+  /** undefined for QoS 0 (no PUBACK) */
+  messageId: number | undefined;
+  topic: string;
+  state: 'storing' | 'stored' | 'failed';
+}
+
+/** messages stored at once from one connection at most; MQTT.js reads no further packet meanwhile */
+const MAX_IN_FLIGHT = 1000;
+/** what the bridge hands MQTT.js's handleMessage callback so that it sends no PUBACK of its own */
+const NOT_YET = new Error('acknowledged by the bridge once stored');
+
 export const OFFLINE = JSON.stringify({ state: 'offline' });
 export const ONLINE = JSON.stringify({ state: 'online' });
 
@@ -76,6 +90,10 @@ export class MqttBridge extends EventEmitter {
   private stopping = false;
   /** the handler of an incoming message, in its async context while it runs (see publish()) */
   private readonly handling = new AsyncLocalStorage<{ active: boolean }>();
+  /** messages of the current connection being stored, in arrival order: their PUBACKs go out in this order */
+  private pending: Pending[] = [];
+  /** MQTT.js's callbacks held back while MAX_IN_FLIGHT messages are being stored (back-pressure on the socket) */
+  private held: Array<() => void> = [];
 
   constructor(private readonly opts: BridgeOptions) {
     super();
@@ -96,36 +114,7 @@ export class MqttBridge extends EventEmitter {
     const connect = this.opts.connect ?? mqtt.connect;
     const client = connect(cfg.url, clientOptions(cfg));
     this.client = client;
-    client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {
-      const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-      // the connection this message came on: its PUBACK is meaningful only there
-      const stream = client.stream;
-      const handler = { active: true };
-      this.handling.run(handler, () => this.opts.onMessage(packet.topic, payload)).then(
-        () => {
-          handler.active = false;
-          if (client.stream !== stream || !client.connected) {
-            // Stored, but the connection it came on is gone. MQTT.js would send the PUBACK on the next connection,
-            // where the packet id may already name another message (a broker that restarted without persistence
-            // numbers afresh): that message would be acknowledged before it is stored. So no PUBACK: a broker that
-            // kept the session redelivers this one, and the duplicate re-publishes its stored result.
-            logger.info({ topic: packet.topic, messageId: packet.messageId }, 'message stored after its connection was lost; not acknowledged on the new one');
-            done(new Error('connection lost while the message was being stored'));
-            return;
-          }
-          done();
-        },
-        (err: Error) => {
-          handler.active = false;
-          // not acknowledged: drop the connection so that nothing after it is taken either, and the broker
-          // redelivers it (persistent session) when we are back, after the reconnect backoff
-          logger.error({ err: { message: err.message, code: (err as { code?: string }).code }, topic: packet.topic }, 'message not stored; not acknowledged, reconnecting for a redelivery');
-          this.emit('refused', err);
-          if (client.stream === stream) client.stream?.destroy();
-          done(err); // an error: MQTT.js sends no PUBACK
-        },
-      );
-    };
+    client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => this.take(client, packet, done);
     client.on('connect', (connack) => {
       // small packets at once: a PUBLISH right after a PUBACK must not wait for the broker's delayed ACK (≈40 ms)
       (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
@@ -147,6 +136,10 @@ export class MqttBridge extends EventEmitter {
       });
     });
     client.on('close', () => {
+      // the connection's packets are dropped by MQTT.js: let its reader go (nothing of it is acknowledged any more)
+      const held = this.held;
+      this.held = [];
+      for (const next of held) next();
       if (this.stopping) return;
       // exponential backoff between reconnects, reset on success
       this.backoffMs = Math.min(this.backoffMs * 2, cfg.reconnect_max_ms);
@@ -157,10 +150,68 @@ export class MqttBridge extends EventEmitter {
   }
 
   /**
+   * An incoming PUBLISH. MQTT.js hands over the next packet only after this one's callback, and sends the PUBACK from
+   * that callback: one message at a time, each waiting for its own synced write. So the handler is started here and
+   * MQTT.js is told at once (with an error, which makes it send no PUBACK) to go on: the messages that arrived together
+   * are handled together, their accepts land in one group-committed batch (QueueStore.accept), and the PUBACK of each
+   * is written here, in arrival order, once its handler resolved, and only on the connection it came on.
+   */
+  private take(client: MqttClient, packet: IPublishPacket, done: (err?: Error) => void): void {
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    // the connection this message came on: its PUBACK is meaningful only there
+    const stream = client.stream;
+    const entry: Pending = { stream, messageId: packet.qos > 0 ? packet.messageId : undefined, topic: packet.topic, state: 'storing' };
+    if (this.pending.length > 0 && this.pending[0]!.stream !== stream) this.pending = [];
+    this.pending.push(entry);
+    const handler = { active: true };
+    this.handling.run(handler, () => this.opts.onMessage(packet.topic, payload)).then(
+      () => {
+        handler.active = false;
+        entry.state = 'stored';
+        this.flushAcks(client);
+      },
+      (err: Error) => {
+        handler.active = false;
+        entry.state = 'failed';
+        // not acknowledged: drop the connection so that nothing after it is taken either, and the broker
+        // redelivers it (persistent session) when we are back, after the reconnect backoff
+        this.opts.logger.error({ err: { message: err.message, code: (err as { code?: string }).code }, topic: packet.topic }, 'message not stored; not acknowledged, reconnecting for a redelivery');
+        this.emit('refused', err);
+        this.flushAcks(client);
+      },
+    );
+    // no PUBACK from MQTT.js (ours is sent by flushAcks); the next packet now, or once fewer are being stored
+    const next = (): void => done(NOT_YET);
+    if (this.pending.length < MAX_IN_FLIGHT) next();
+    else this.held.push(next);
+  }
+
+  /** Sends the PUBACKs of the stored messages at the head of `pending`, in arrival order. */
+  private flushAcks(client: MqttClient): void {
+    while (this.pending.length > 0 && this.pending[0]!.state !== 'storing') {
+      const e = this.pending.shift()!;
+      if (client.stream !== e.stream || !client.connected) {
+        // Stored, but the connection it came on is gone. A PUBACK on the next connection could name another message
+        // (a broker that restarted without persistence numbers afresh): that one would be acknowledged before it is
+        // stored. So no PUBACK: a broker that kept the session redelivers it, and the duplicate re-publishes its result.
+        if (e.state === 'stored') this.opts.logger.info({ topic: e.topic, messageId: e.messageId }, 'message stored after its connection was lost; not acknowledged on the new one');
+        continue;
+      }
+      if (e.state === 'failed') {
+        // nothing after it is acknowledged on this connection either: all of it is redelivered
+        this.pending = [];
+        e.stream.destroy();
+        break;
+      }
+      if (e.messageId !== undefined) (client as unknown as { _writePacket(p: object): void })._writePacket({ cmd: 'puback', messageId: e.messageId, reasonCode: 0 });
+    }
+    while (this.held.length > 0 && this.pending.length < MAX_IN_FLIGHT) this.held.shift()!();
+  }
+
+  /**
    * QoS 1 publish; resolves when the broker acknowledged it. Called while an incoming message is being handled, it
-   * resolves once the message is handed to the client instead: MQTT.js reads packets one at a time, so the broker's
-   * PUBACK cannot be read before the handler returns, and waiting for it would stall the connection until the
-   * keepalive timeout. (MQTT.js still re-sends it after a reconnect; what must not be lost goes through the outbox,
+   * resolves once the message is handed to the client instead: the handler must not wait for the broker (MQTT.js
+   * stops reading packets while MAX_IN_FLIGHT messages are being stored, and the broker's PUBACK would not be read). (MQTT.js still re-sends it after a reconnect; what must not be lost goes through the outbox,
    * whose pump runs outside any handler's context.) Work a handler started that outlives it waits for PUBACKs again.
    */
   publish(topic: string, payload: string | Buffer, opts: { retain?: boolean } = {}): Promise<void> {
