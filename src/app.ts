@@ -1,7 +1,7 @@
 /** Builds a Gateway from a configuration: the one place where the real store, port and driver are made. */
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
-import type { Config } from './config/index.ts';
+import type { Config, DeviceConfig, PoolDeviceConfig } from './config/index.ts';
 import type { Logger } from './log.ts';
 import { QueueStore, type QueueOptions } from './queue/store.ts';
 import { Gateway } from './service.ts';
@@ -29,8 +29,7 @@ export async function buildGateway(o: AppOptions): Promise<Gateway> {
     logger: logger.child({ part: 'queue' }),
     ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}),
   });
-  const driverLog = logger.child({ part: 'driver' });
-  const driverFactory = registerDriverFactory(config, dir, driverLog);
+  const driverFactory = (device: PoolDeviceConfig) => registerDriverFactory(device, dir, logger.child({ part: 'driver', device: device.id }));
   return new Gateway({ config, logger, store, driverFactory, ...(o.backoff ? { backoff: o.backoff } : {}) });
 }
 
@@ -38,15 +37,15 @@ export async function buildGateway(o: AppOptions): Promise<Gateway> {
  * Makes the register's driver each time the link opens: the configured protocol, or with `auto` the one that
  * answered on the port (asked again at every open, so a replugged or swapped register is found anew).
  */
-export function registerDriverFactory(config: Config, dataDir: string, logger: Logger): () => Promise<FiscalDriver> {
-  const { port, baud_rate, password } = config.device;
+export function registerDriverFactory(device: DeviceConfig, dataDir: string, logger: Logger): () => Promise<FiscalDriver> {
+  const { port, baud_rate, password } = device;
   const memory = DetectionMemory.inDataDir(dataDir);
   const isTcp = port.startsWith('tcp://');
   const open = (baudRate: number | undefined) => openPort(port, { baudRate: baudRate ?? baud_rate });
   let last: Detected | undefined;
   return async () => {
     let found: Detected;
-    if (config.device.protocol === 'auto') {
+    if (device.protocol === 'auto') {
       const d = await detect({
         openPort: open, isTcp, protocol: 'auto', baudRate: baud_rate, remembered: last ?? (await memory.get(port)),
         onTry: (a) => logger.debug(a, 'asking the port which register it is'),
@@ -60,13 +59,13 @@ export function registerDriverFactory(config: Config, dataDir: string, logger: L
       await memory.set(port, d).catch((err: Error) => logger.warn({ err: err.message }, 'could not remember the detected register'));
       found = d;
     } else {
-      found = { protocol: config.device.protocol, baudRate: baud_rate };
+      found = { protocol: device.protocol, baudRate: baud_rate };
     }
     return registry[found.protocol].create({
       openPort: () => open(found.baudRate),
       password,
       logger,
-      ...(config.device.answer_timeout_ms ? { answerTimeoutMs: config.device.answer_timeout_ms } : {}),
+      ...(device.answer_timeout_ms ? { answerTimeoutMs: device.answer_timeout_ms } : {}),
     });
   };
 }

@@ -9,6 +9,7 @@ import { listCandidates } from './device/ports.ts';
 import { createNotifier } from './system/sd-notify.ts';
 import { serve } from './system/lifecycle.ts';
 import { formatCandidates } from './device/ports-format.ts';
+import { registersOf } from './config/devices.ts';
 import { identify, type Identified } from './device/identify.ts';
 import { PROTOCOLS, type ProtocolName } from '../drivers/protocols.ts';
 import { explainOpenError, levelCode, repairDb } from './queue/repair.ts';
@@ -57,8 +58,8 @@ function overridesFrom(v: Values): ConfigOverrides {
   const o: ConfigOverrides = {};
   if (typeof v['mqtt-url'] === 'string') o.mqttUrl = v['mqtt-url'];
   if (typeof v['base-topic'] === 'string') o.baseTopic = v['base-topic'];
-  const device = lastOf(v.device);
-  if (device !== undefined) o.device = device;
+  const devices = Array.isArray(v.device) ? v.device : typeof v.device === 'string' ? [v.device] : [];
+  if (devices.length > 0) o.device = devices;
   if (typeof v['data-dir'] === 'string') o.dataDir = v['data-dir'];
   if (typeof v['web-port'] === 'string') o.webPort = Number(v['web-port']);
   return o;
@@ -132,7 +133,7 @@ async function run(values: Values): Promise<number> {
     process.stderr.write(`${message}\n`);
     return 74; // EX_IOERR
   }
-  logger.info({ base: config.mqtt.base_topic, broker: config.mqtt.url, device: config.device.port, data: config.data_dir }, 'kkt-gateway starting');
+  logger.info({ base: config.mqtt.base_topic, broker: config.mqtt.url, devices: registersOf(config).map((d) => `${d.id}=${d.port}`), data: config.data_dir }, 'kkt-gateway starting');
   const closeWeb = await serveWeb(
     {
       logger,

@@ -1,26 +1,26 @@
 /**
- * The gateway: wires the queue store, the MQTT bridge, the register link and the dispatcher, and orders their
- * start and stop. Real parts are passed in (composition root: src/main.ts); tests pass their own.
+ * The gateway: wires the queue store, the MQTT bridge and the pool of registers (each with its link, driver,
+ * dispatcher and shifts: src/pool/register.ts) sharing one queue (src/pool/queue.ts), and orders their start and
+ * stop. Real parts are passed in (composition root: src/app.ts); tests pass their own.
  */
 import { EventEmitter } from 'node:events';
-import { DriverError, type DeviceStatus, type FiscalDriver, type FnDocumentCopy, type ShiftFigures, type ZReportResult } from '../drivers/types.ts';
+import { DriverError, type DeviceStatus, type FiscalDriver, type FnDocumentCopy, type ShiftFigures } from '../drivers/types.ts';
+import { Mutex } from '../drivers/host-link.ts';
 import type { Config } from './config/index.ts';
+import type { PoolDeviceConfig } from './config/schema.ts';
+import { registersOf } from './config/devices.ts';
 import type { Logger } from './log.ts';
-import { QueueStore } from './queue/store.ts';
+import { LEGACY_INFLIGHT, QueueStore } from './queue/store.ts';
 import type { JobRecord } from './queue/types.ts';
 import { MqttBridge, topicsFor, type BridgeOptions } from './mqtt/bridge.ts';
-import { DeviceLink } from './device/link.ts';
-import { Dispatcher } from './dispatch/dispatcher.ts';
 import { Ingest, type SubmitOutcome } from './gateway/ingest.ts';
-import { Runner } from './gateway/runner.ts';
 import { OutboxPump } from './gateway/outbox.ts';
-import { SHIFT_CHECK, Shifts, shiftClock, type FiguresRead, type ZReportRecord } from './gateway/shifts.ts';
-import { BOOK_META, ZCHECK_META, zReport, type Mismatch, type ZBook } from './gateway/zbook.ts';
-import { ofdLink } from './fiscal/link.ts';
-import { clockDrift, watchSections } from './gateway/watch.ts';
+import { SHIFT_CHECK } from './gateway/shifts.ts';
+import { BOOK_META, ZCHECK_META, type ZBook } from './gateway/zbook.ts';
 import { healthSnapshot } from './gateway/health.ts';
-import { effectiveRegistration, registrationSection, type EffectiveRegistration } from './gateway/registration.ts';
-import { formatTimestamp } from './fiscal/result.ts';
+import type { EffectiveRegistration } from './gateway/registration.ts';
+import { Register, registerKeys } from './pool/register.ts';
+import { PoolQueue } from './pool/queue.ts';
 
 export const VERSION = '0.1.0';
 
@@ -28,32 +28,38 @@ export interface GatewayDeps {
   config: Config;
   logger: Logger;
   store: QueueStore;
-  /** creates a driver for the configured register (not yet opened) */
-  driverFactory: () => Promise<FiscalDriver>;
+  /** creates a driver for one register of the pool (not yet opened) */
+  driverFactory: (device: PoolDeviceConfig) => () => Promise<FiscalDriver>;
   clock?: () => number;
   connect?: BridgeOptions['connect'];
   /** dispatcher backoff after a device problem */
   backoff?: { minMs: number; maxMs: number };
 }
 
+/** a typed refusal of a command or page action that names a register the gateway does not have */
+export class UnknownDeviceError extends DriverError {
+  constructor(message: string) {
+    super('UNKNOWN_DEVICE', 'rejected', message);
+  }
+}
+
 export class Gateway extends EventEmitter {
   readonly topics;
   readonly store: QueueStore;
-  readonly link: DeviceLink;
   readonly bridge: MqttBridge;
-  readonly dispatcher: Dispatcher;
   readonly outbox: OutboxPump;
-  readonly shifts: Shifts;
+  /** the registers of the pool, in configuration order */
+  readonly registers: readonly Register[];
+  readonly pool: PoolQueue;
   private readonly ingest: Ingest;
   private readonly now: () => number;
   private readonly startedAt: number;
-  private device: { status: DeviceStatus; at: number } | undefined;
   private timers: NodeJS.Timeout[] = [];
   private lastHealth = '';
-  private shiftCheckQueued = false;
   private stopped = false;
   /** set by stop(): no new job is started (messages still arriving are stored and acknowledged for the next run) */
   private draining = false;
+  private migrated: Promise<void> | undefined;
 
   constructor(private readonly d: GatewayDeps) {
     super();
@@ -63,55 +69,38 @@ export class Gateway extends EventEmitter {
     this.store = d.store;
     this.topics = topicsFor(cfg.mqtt.base_topic);
     const logger = d.logger;
-    const cashier = (): { name: string; inn?: string } | undefined => cfg.fiscal.cashier;
 
-    this.link = new DeviceLink(d.driverFactory, logger.child({ part: 'link' }), this.now);
     this.bridge = new MqttBridge({ mqtt: cfg.mqtt, logger: logger.child({ part: 'mqtt' }), onMessage: (t, p) => this.ingest.handle(t, p), ...(d.connect ? { connect: d.connect } : {}) });
     this.outbox = new OutboxPump(this.store, this.bridge, logger.child({ part: 'outbox' }));
-    this.shifts = new Shifts({
-      logger: logger.child({ part: 'shifts' }),
-      cashier,
-      closeAt: () => cfg.shift.close_at,
-      maxHours: () => cfg.shift.max_hours,
-      buildZReport: (z, reason, status, figures) => this.buildZReport(z, reason, status, figures),
-      onZReport: (z) => this.recordZReport(z),
-      load: () => this.store.getMeta<{ number: number; openedAt: string }>('shift'),
-      save: (s) => this.store.setMeta('shift', s),
-    });
-    const runner = new Runner({
+    this.pool = new PoolQueue({ store: this.store, registers: () => this.registers, logger: logger.child({ part: 'pool' }), wakeAll: () => this.wakeAll() });
+    const closeLock = new Mutex();
+    this.registers = registersOf(cfg).map((conf, index) => new Register({
+      conf,
+      index,
+      config: cfg,
+      logger,
       store: this.store,
       topics: this.topics,
-      logger: logger.child({ part: 'runner' }),
-      now: () => this.stampNow(),
-      registrationNumber: () => this.registration().registrationNumber,
-      link: (fd, fp, qr) => this.ofdLink(fd, fp, qr),
-      shifts: this.shifts,
-      onOutbox: () => {
-        this.link.touch();
-        this.outbox.kick();
-      },
-    });
-    this.dispatcher = new Dispatcher({
-      store: this.store,
-      runner,
-      driver: () => (this.draining ? Promise.reject(new DriverError('STOPPING', 'retryable', 'the gateway is stopping')) : this.link.get()),
-      dropDriver: (reason) => this.link.drop(reason),
-      logger: logger.child({ part: 'dispatch' }),
       now: this.now,
+      driverFactory: d.driverFactory(conf),
+      queue: (reg) => this.pool.forRegister(reg),
+      closeLock,
+      draining: () => this.draining,
+      onOutbox: () => this.outbox.kick(),
       ...(d.backoff ? { backoff: d.backoff } : {}),
-    });
+    }));
     this.ingest = new Ingest({
       store: this.store,
       topics: this.topics,
       logger: logger.child({ part: 'ingest' }),
       validation: () => ({
-        registeredTaxSystems: this.registration().taxSystems,
-        ...(this.registration().companyInn ? { companyInn: this.registration().companyInn } : {}),
+        registers: this.pool.targets(),
         maxItems: cfg.fiscal.max_items,
         requireCustomerContact: cfg.fiscal.require_customer_contact,
       }),
+      devices: () => this.registers.map((r) => r.id),
       now: () => new Date(this.now()),
-      onQueued: () => this.dispatcher.nudge(),
+      onQueued: () => this.wakeAll(),
       onOutbox: () => this.outbox.kick(),
       status: () => this.statusReport(),
       signing: () => cfg.security.signing,
@@ -122,98 +111,40 @@ export class Gateway extends EventEmitter {
       this.outbox.kick();
       void this.publishHealth(true);
     });
-    this.link.on('change', () => {
-      this.logRegistrationWarnings();
-      void this.publishHealth();
-    });
-    this.dispatcher.on('change', () => void this.publishHealth());
+    for (const r of this.registers) r.on('change', () => void this.publishHealth());
   }
 
-  /** registration data: the register's, with the configuration's overrides (src/gateway/registration.ts) */
-  registration(): EffectiveRegistration {
-    return effectiveRegistration(this.link.state.info, this.d.config.fiscal);
-  }
-
-  private loggedRegistration = '';
-  /** the last Z-report's cross-check of the register's figures against the tally; loaded lazily from the store */
-  private lastZCheck: Record<string, unknown> | undefined | null = null;
-
-  private async zCheck(): Promise<Record<string, unknown> | undefined> {
-    if (this.lastZCheck === null) this.lastZCheck = await this.store.getMeta<Record<string, unknown>>(ZCHECK_META);
-    return this.lastZCheck;
-  }
-
-  /** fiscal.ofd_link filled for one document of this register, when configured */
-  ofdLink(fd: number, fp: number, qr?: string): string | undefined {
-    const info = this.link.state.info;
-    const reg = this.registration();
-    return ofdLink(this.d.config.fiscal.ofd_link, { inn: reg.companyInn ?? info?.inn ?? '', rn: reg.registrationNumber, fn: info?.fnNumber ?? '', fd, fp, ...(qr ? { qr } : {}) });
-  }
-
-  private logRegistrationWarnings(): void {
-    const w = this.registration().warnings;
-    const key = w.join('\n');
-    if (key === this.loggedRegistration) return;
-    this.loggedRegistration = key;
-    for (const line of w) this.d.logger.warn(line);
-  }
-
-  /** The contract's Z-report: the register's document plus the gateway's book of the shift (src/gateway/zbook.ts). */
-  private async buildZReport(z: ZReportResult, reason: string, status: DeviceStatus | undefined, figures: FiguresRead): Promise<ZReportRecord> {
-    const info = this.link.state.info;
-    const { report, book } = zReport(await this.store.getMeta<ZBook>(BOOK_META), z, {
-      reason,
-      ...(status ? { status } : {}),
-      ...(info?.fnNumber ? { fnNumber: info.fnNumber } : {}),
-      registrationNumber: this.registration().registrationNumber,
-      taxSystems: this.registration().taxSystems,
-      recordedAt: formatTimestamp(this.stampNow()),
-      ...('figures' in figures ? { figures: figures.figures } : { figuresUnavailable: figures.unavailable }),
-      link: (fd, fp) => this.ofdLink(fd, fp),
-    });
-    const mismatch = (report.mismatch as Mismatch[] | undefined) ?? [];
-    if (mismatch.length > 0) {
-      this.d.logger.warn({ shift: z.shiftNumber, mismatch }, 'the register\'s Z-report figures differ from the gateway\'s tally (receipts printed outside the gateway?)');
+  /** the register with this id; without an id the only one (refused when there are several) */
+  register(id?: string): Register {
+    if (id === undefined || id === '') {
+      if (this.registers.length === 1) return this.registers[0]!;
+      throw new UnknownDeviceError(`this gateway has ${this.registers.length} registers (${this.registers.map((r) => r.id).join(', ')}): say which (\`device\`)`);
     }
-    const check = { shift_number: z.shiftNumber, fiscal_document_number: z.fdNumber, figures_source: report.figures_source, mismatch, at: formatTimestamp(this.stampNow()) };
-    this.lastZCheck = check;
-    return { report, meta: { [BOOK_META]: book, [ZCHECK_META]: check } };
+    const r = this.registers.find((x) => x.id === id);
+    if (!r) throw new UnknownDeviceError(`no register with the id ${JSON.stringify(id)} (${this.registers.map((x) => x.id).join(', ')})`);
+    return r;
   }
 
-  /**
-   * Host time for stamps (results, Z-reports), corrected by the register's clock when the host's is off by more
-   * than watch.clock_drift_max_s (a Raspberry Pi boots without RTC and keeps a stale time until NTP syncs).
-   */
-  private stampNow(): Date {
-    const t = this.now();
-    const drift = this.device ? clockDrift(this.device.status, this.device.at) : undefined;
-    return new Date(drift !== undefined && Math.abs(drift) > this.d.config.watch.clock_drift_max_s * 1000 ? t + drift : t);
+  /** the first register (a pool of one: the register) — its link, dispatcher and shifts */
+  get link(): Register['link'] {
+    return this.registers[0]!.link;
   }
 
-  /** An automatic Z-report: stored, queued for `<base>/zreport` and the book reset, in one batch. */
-  private async recordZReport(z: ZReportRecord): Promise<void> {
-    await this.store.addZReport(z.report, { outbox: { topic: this.topics.zreport, payload: JSON.stringify(z.report) }, meta: z.meta });
-    this.outbox.kick();
+  get dispatcher(): Register['dispatcher'] {
+    return this.registers[0]!.dispatcher;
   }
 
-  /**
-   * The shift timer: with no job waiting, a close that is due (by the register's clock in a fresh status) is queued
-   * as an internal job, so it runs through the dispatcher like everything else and never interleaves with a receipt.
-   * With jobs waiting the policy runs before the next of them anyway.
-   */
-  private async checkShift(status: DeviceStatus): Promise<void> {
-    if (this.draining || this.shiftCheckQueued || this.store.depth() > 0) return;
-    this.shiftCheckQueued = true;
-    try {
-      const due = await this.shifts.due(status);
-      if (!due) return;
-      await this.store.accept({ kind: 'command', command: SHIFT_CHECK, params: { reason: due }, body: '' });
-      this.dispatcher.nudge();
-    } catch (err) {
-      this.d.logger.warn({ err }, 'shift check failed');
-    } finally {
-      this.shiftCheckQueued = false;
-    }
+  get shifts(): Register['shifts'] {
+    return this.registers[0]!.shifts;
+  }
+
+  /** registration data of a register (default: the only one / the first) */
+  registration(id?: string): EffectiveRegistration {
+    return (id === undefined ? this.registers[0]! : this.register(id)).registration();
+  }
+
+  private wakeAll(): void {
+    for (const r of this.registers) r.dispatcher.nudge();
   }
 
   /** the running configuration (sections the web page changes are updated in place and read at each use) */
@@ -226,35 +157,27 @@ export class Gateway extends EventEmitter {
     return this.ingest.submitReceipt(payload);
   }
 
-  /** a queued command from the web page (close_shift …); resolves with the record id to follow */
+  /** a queued command from the web page (close_shift …; `params.device` names the register); resolves with the record id to follow */
   submitCommand(command: string, transaction: string, params?: Record<string, unknown>): Promise<string> {
     return this.ingest.submitCommand(command, transaction, params);
   }
 
   /**
-   * The register's own counters of the open shift, read now (the web page's «сегодня»); undefined when the register
+   * A register's own counters of the open shift, read now (the web page's «сегодня»); undefined when the register
    * is away or its driver reads no figures (the page then shows the gateway's tally, marked as such).
    */
-  async currentFigures(): Promise<ShiftFigures | undefined> {
-    if (!this.link.state.up) return undefined;
-    try {
-      const driver = await this.link.get();
-      return driver.shiftFigures ? await driver.shiftFigures() : undefined;
-    } catch {
-      return undefined;
-    }
+  currentFigures(device?: string): Promise<ShiftFigures | undefined> {
+    return this.register(device).currentFigures();
   }
 
-  /** a document's copy from the register's FN (the web page's «копия из ФН») */
-  async documentCopy(fd: number): Promise<FnDocumentCopy | undefined> {
-    const driver = await this.link.get();
-    if (!driver.documentCopy) throw new DriverError('UNSUPPORTED', 'rejected', 'this register driver cannot read documents from the FN');
-    return driver.documentCopy(fd);
+  /** a document's copy from a register's FN (the web page's «копия из ФН») */
+  documentCopy(fd: number, device?: string): Promise<FnDocumentCopy | undefined> {
+    return this.register(device).documentCopy(fd);
   }
 
-  /** the open shift's tally and the cumulative totals kept by the gateway (src/gateway/zbook.ts) */
-  shiftBook(): Promise<ZBook | undefined> {
-    return this.store.getMeta<ZBook>(BOOK_META);
+  /** a register's shift tally and cumulative totals kept by the gateway (src/gateway/zbook.ts) */
+  shiftBook(device?: string): Promise<ZBook | undefined> {
+    return this.register(device).shiftBook();
   }
 
   /** publishes a finished job's result again (receipts on `<base>/result`, commands on their response topic) */
@@ -268,32 +191,19 @@ export class Gateway extends EventEmitter {
   }
 
   /**
-   * «проверить связь»: opens the link if needed and reads the register's identity and status now. The driver runs
+   * «проверить связь»: opens the register's link if needed and reads its identity and status now. The driver runs
    * one operation at a time, so this waits for a receipt being printed rather than cutting into it.
    */
-  async checkLink(): Promise<{ ok: boolean; ms: number; info?: unknown; status?: DeviceStatus; error?: string }> {
-    const t0 = this.now();
+  async checkLink(device?: string): Promise<{ ok: boolean; ms: number; device?: string; info?: unknown; status?: DeviceStatus; error?: string }> {
+    let reg: Register;
     try {
-      const status = await this.readDevice();
-      return { ok: true, ms: this.now() - t0, info: this.link.state.info, status };
+      reg = this.register(device);
     } catch (err) {
-      return { ok: false, ms: this.now() - t0, error: (err as Error).message };
+      return { ok: false, ms: 0, error: (err as Error).message };
     }
-  }
-
-  /**
-   * Reads the register's full status now (opening the link if needed) for health; a good read ends a backoff.
-   * Health is published without waiting: called from the `status` command inside the MQTT message handler, waiting
-   * there for the PUBACK of the health message would wait forever (the client takes no packet while it runs).
-   */
-  private async readDevice(): Promise<DeviceStatus> {
-    const driver = await this.link.get();
-    const status = await driver.status();
-    this.device = { status, at: this.now() };
-    this.link.touch();
-    if (this.dispatcher.state.blocked) this.dispatcher.retryNow();
+    const r = await reg.checkLink();
     void this.publishHealth();
-    return status;
+    return r;
   }
 
   /** resolves once the gateway takes receipts: subscribed on the broker (the queue serves from start) */
@@ -301,28 +211,85 @@ export class Gateway extends EventEmitter {
     return this.bridge.connected ? Promise.resolve() : new Promise((resolve) => this.bridge.once('connect', () => resolve()));
   }
 
+  /**
+   * State kept before pools (one register, unnamed keys) becomes the first register's: its in-flight job, shift,
+   * book and last Z-check. Runs once, before any register starts.
+   */
+  private migrate(): Promise<void> {
+    this.migrated ??= (async () => {
+      const first = this.registers[0]!;
+      if (await this.store.moveInflight(LEGACY_INFLIGHT, first.id)) {
+        this.d.logger.warn({ device: first.id }, 'the in-flight job of the single register is now the first register\'s');
+      }
+      const keys = registerKeys(first.id);
+      const moves: Record<string, unknown> = {};
+      for (const [legacy, key] of [['shift', keys.shift], [BOOK_META, keys.book], [ZCHECK_META, keys.zcheck]] as const) {
+        const v = await this.store.getMeta(legacy);
+        if (v === undefined) continue;
+        if ((await this.store.getMeta(key)) === undefined) moves[key] = v;
+        moves[legacy] = undefined;
+      }
+      if (Object.keys(moves).length > 0) await this.store.setMetas(moves);
+      const ids = new Set(this.registers.map((r) => r.id));
+      for (const [id, inflight] of this.store.inflightAll()) {
+        if (!ids.has(id)) {
+          this.d.logger.error({ device: id, seq: inflight.seq, fn: inflight.fn }, 'a job is in flight on a register that is no longer configured: only its FN can settle it; configure that register again');
+        }
+      }
+    })();
+    return this.migrated;
+  }
+
+  /** resolves once the state of before pools is the first register's (start() runs it; tests may await it) */
+  async prepared(): Promise<void> {
+    await this.migrate();
+  }
+
   start(): void {
     const cfg = this.d.config;
     this.bridge.start();
-    this.dispatcher.start();
+    void this.migrate().then(
+      () => {
+        if (this.stopped) return;
+        for (const r of this.registers) r.dispatcher.start();
+        void this.pollDevices();
+      },
+      (err: unknown) => this.d.logger.error({ err }, 'the queue state could not be prepared; registers not started'),
+    );
     this.timers.push(setInterval(() => void this.publishHealth(true), cfg.mqtt.health_interval * 1000).unref());
-    this.timers.push(setInterval(() => void this.pollDevice(), cfg.mqtt.health_interval * 1000).unref());
+    this.timers.push(setInterval(() => void this.pollDevices(), cfg.mqtt.health_interval * 1000).unref());
     this.timers.push(setInterval(() => void this.store.purgeExpired(this.now()).catch(() => undefined), 3600_000).unref());
-    void this.pollDevice();
   }
 
-  /** reads the device status while the dispatcher is idle (health, paper back, link back) */
-  private async pollDevice(): Promise<void> {
-    if (this.stopped || this.dispatcher.state.busy) return;
+  /** reads each idle register's status (health, paper back, link back) and checks its shift */
+  private async pollDevices(): Promise<void> {
+    await Promise.all(this.registers.map(async (r) => {
+      const status = await r.poll(this.stopped);
+      if (status) await this.checkShift(r, status);
+    }));
+    void this.publishHealth();
+  }
+
+  /**
+   * The shift timer: with the register idle, a close that is due (by the register's clock in a fresh status) is
+   * queued as an internal job pinned to it, so it runs through its dispatcher like everything else and never
+   * interleaves with a receipt. A register that prints anyway runs the policy before each of its jobs.
+   */
+  private async checkShift(reg: Register, status: DeviceStatus): Promise<void> {
+    if (this.draining || reg.shiftCheckQueued || reg.dispatcher.state.busy) return;
+    if (this.registers.length === 1 && this.store.depth() > 0) return;
+    reg.shiftCheckQueued = true;
+    let queued = false;
     try {
-      await this.checkShift(await this.readDevice());
+      const due = await reg.shifts.due(status);
+      if (!due) return;
+      const r = await this.store.accept({ kind: 'command', command: SHIFT_CHECK, params: { reason: due, device: reg.id }, body: '' });
+      queued = r.status === 'accepted';
+      this.wakeAll();
     } catch (err) {
-      // a register that stopped answering while idle: drop the link as the dispatcher would, so health says
-      // `down` now (not only once a receipt comes) and the next read reopens it; device states keep the link
-      const de = err instanceof DriverError ? err : undefined;
-      if (!this.stopped && !this.dispatcher.state.busy && this.link.state.up && (!de || de.code === 'NO_LINK' || de.code === 'LINK_GONE')) {
-        await this.link.drop(err as Error).catch(() => undefined);
-      }
+      this.d.logger.warn({ err, device: reg.id }, 'shift check failed');
+    } finally {
+      if (!queued) reg.shiftCheckQueued = false;
     }
   }
 
@@ -335,27 +302,13 @@ export class Gateway extends EventEmitter {
       now: this.now(),
       queue: { depth: this.store.depth(), outbox: this.store.outboxDepth(), ...(oldest !== undefined ? { oldestAcceptedAt: oldest } : {}) },
       mqtt: { connected: this.bridge.connected, broker: this.bridge.brokerUrl },
-      link: this.link.state,
-      protocolSetting: this.d.config.device.protocol,
-      registration: registrationSection(this.registration()),
-      zreportCheck: (await this.zCheck()) ?? null,
-      ...(this.device ? { device: this.device.status, deviceAt: this.device.at } : {}),
-      dispatcher: this.dispatcher.state,
-      ...(this.device ? { extra: { ...watchSections(this.device.status, this.device.at, this.d.config.watch), shift_clock: await this.shiftClock(this.device.status) } } : {}),
+      registers: await Promise.all(this.registers.map((r) => r.health())),
     });
   }
 
-  private async shiftClock(status: DeviceStatus): Promise<Record<string, unknown> | null> {
-    if (status.shift === 'closed' || !status.dateTime) return null;
-    const known = await this.store.getMeta<{ number: number; openedAt: string }>('shift');
-    if (!known || known.number !== status.shiftNumber) return null;
-    const { close_at, max_hours } = this.d.config.shift;
-    return shiftClock(known.openedAt, status.dateTime, close_at, max_hours) ?? null;
-  }
-
-  /** the `status` command: health plus a fresh device read when the register is free */
+  /** the `status` command: health plus a fresh read of each register that is free */
   async statusReport(): Promise<Record<string, unknown>> {
-    await this.pollDevice();
+    await this.pollDevices();
     return this.health();
   }
 
@@ -371,19 +324,19 @@ export class Gateway extends EventEmitter {
   }
 
   /**
-   * Graceful stop: finishes the job on the wire, stops taking messages, flushes the outbox (bounded),
-   * publishes `offline`, closes the register link and the store.
+   * Graceful stop: finishes the jobs on the wires, stops taking messages, flushes the outbox (bounded),
+   * publishes `offline`, closes the register links and the store.
    */
   async stop(flushMs = 5000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    // Drain: no new job starts; the job on the wire finishes (a receipt is never cut half-way). Messages arriving
+    // Drain: no new job starts; the jobs on the wires finish (a receipt is never cut half-way). Messages arriving
     // meanwhile are stored durably before their PUBACK, as always, and wait in the queue for the next run.
     this.draining = true;
-    await this.dispatcher.stop();
+    await Promise.all(this.registers.map((r) => r.dispatcher.stop()));
     await Promise.race([this.outbox.idle(), new Promise((r) => setTimeout(r, flushMs).unref())]);
     await this.bridge.stop();
-    await this.link.close();
+    await Promise.all(this.registers.map((r) => r.link.close()));
   }
 }

@@ -10,7 +10,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { MqttBridge } from '../../src/mqtt/bridge.ts';
-import { healthSnapshot } from '../../src/gateway/health.ts';
+import { healthSnapshot, registerSection } from '../../src/gateway/health.ts';
 import { watchSections } from '../../src/gateway/watch.ts';
 import { shiftClock } from '../../src/gateway/shifts.ts';
 import { parseConfig, type Config } from '../../src/config/index.ts';
@@ -135,15 +135,20 @@ export class SimGateway {
       now,
       queue: { depth: 0, outbox: 0 },
       mqtt: { connected: this.bridge.connected, broker: this.url },
-      link,
-      protocolSetting: 'auto',
-      device: st,
-      deviceAt: now,
-      dispatcher: this.paper === 'ok' ? { busy: false } : { busy: false, blocked: { code: 'PAPER_OUT', kind: 'device', message: 'out of paper', since: now } },
-      extra: {
-        ...watchSections(st, now, this.config.watch),
-        shift_clock: st.shift === 'open' ? (shiftClock(openedAt, st.dateTime!, this.config.shift.close_at, this.config.shift.max_hours) ?? null) : null,
-      },
+      registers: [registerSection({
+        id: 'kkt1',
+        name: '',
+        port: '/dev/ttyACM0',
+        link,
+        protocolSetting: 'auto',
+        device: st,
+        deviceAt: now,
+        dispatcher: this.paper === 'ok' ? { busy: false } : { busy: false, blocked: { code: 'PAPER_OUT', kind: 'device', message: 'out of paper', since: now } },
+        extra: {
+          ...watchSections(st, now, this.config.watch),
+          shift_clock: st.shift === 'open' ? (shiftClock(openedAt, st.dateTime!, this.config.shift.close_at, this.config.shift.max_hours) ?? null) : null,
+        },
+      })],
     });
   }
 

@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import * as os from 'node:os';
 import { Ajv, type ErrorObject } from 'ajv';
 import { configSchema, secretPaths, type Config } from './schema.ts';
+import { applyDeviceFlags, deviceProblems } from './devices.ts';
 
-export type { Config } from './schema.ts';
+export type { Config, DeviceConfig, PoolDeviceConfig } from './schema.ts';
 
 export interface ConfigProblem {
   /** dotted path of the field, e.g. "mqtt.url" */
@@ -24,7 +25,8 @@ export class ConfigError extends Error {
 export interface ConfigOverrides {
   mqttUrl?: string;
   baseTopic?: string;
-  device?: string;
+  /** `--device` values, each `ID=PATH` or `PATH` (src/config/devices.ts) */
+  device?: string | string[];
   dataDir?: string;
   webPort?: number;
 }
@@ -51,7 +53,7 @@ function applyOverrides(raw: Record<string, any>, o: ConfigOverrides): void {
   const section = (name: string): Record<string, any> => (raw[name] ??= {});
   if (o.mqttUrl !== undefined) section('mqtt').url = o.mqttUrl;
   if (o.baseTopic !== undefined) section('mqtt').base_topic = o.baseTopic;
-  if (o.device !== undefined) section('device').port = o.device;
+  if (o.device !== undefined) applyDeviceFlags(raw, Array.isArray(o.device) ? o.device : [o.device]);
   if (o.dataDir !== undefined) raw.data_dir = o.dataDir;
   if (o.webPort !== undefined) section('web').port = o.webPort;
 }
@@ -72,9 +74,9 @@ export function parseConfig(input: unknown, overrides: ConfigOverrides = {}, hos
   }
   const raw = structuredClone(input) as Record<string, any>;
   applyOverrides(raw, overrides);
-  if (!validate(raw)) {
-    throw new ConfigError((validate.errors ?? []).map((e) => ({ field: fieldOf(e), message: messageOf(e) })), file);
-  }
+  const valid = validate(raw);
+  const problems = [...(valid ? [] : (validate.errors ?? []).map((e) => ({ field: fieldOf(e), message: messageOf(e) }))), ...deviceProblems(raw)];
+  if (problems.length > 0) throw new ConfigError(problems, file);
   const cfg = raw as unknown as Config;
   fillIds(cfg, hostname);
   if (cfg.mqtt.reconnect_min_ms > cfg.mqtt.reconnect_max_ms) {

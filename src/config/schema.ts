@@ -21,15 +21,10 @@ export interface Config {
     reconnect_max_ms: number;
     health_interval: number;
   };
-  device: {
-    port: string;
-    /** which register family; `auto` asks the port (src/device/detect.ts) */
-    protocol: 'auto' | ProtocolName;
-    baud_rate: number;
-    /** sysadmin password (30 by default) */
-    password: number;
-    answer_timeout_ms?: number;
-  };
+  /** one register (a pool of one); or `devices` for several — exactly one of the two (src/config/devices.ts) */
+  device?: DeviceConfig;
+  /** several registers on this gateway (a pool sharing one queue) */
+  devices?: PoolDeviceConfig[];
   fiscal: {
     tax_systems: TaxSystem[];
     company_inn?: string;
@@ -46,6 +41,8 @@ export interface Config {
     close_at: string;
     /** close at the latest this many hours after opening (a shift may not last 24 h) */
     max_hours: number;
+    /** a pool's registers close their day this many minutes apart (register i at close_at + i × stagger) */
+    stagger_minutes: number;
   };
   queue: {
     max_receipts: number;
@@ -69,6 +66,28 @@ export interface Config {
   watch: WatchConfig;
 }
 
+export interface DeviceConfig {
+  /** the register's id in results, health, commands' `device` (default `kkt1`) */
+  id?: string;
+  /** a name for people, e.g. «Касса общего зала» */
+  name?: string;
+  port: string;
+  /** which register family; `auto` asks the port (src/device/detect.ts) */
+  protocol: 'auto' | ProtocolName;
+  baud_rate: number;
+  /** sysadmin password (30 by default) */
+  password: number;
+  answer_timeout_ms?: number;
+  /** this register's registration overrides (else `fiscal.*`, else what the register says) */
+  company_inn?: string;
+  tax_systems?: TaxSystem[];
+  registration_number?: string;
+}
+
+export interface PoolDeviceConfig extends DeviceConfig {
+  id: string;
+}
+
 export interface WatchConfig {
   /** oldest document not sent to the OFD: warn / critical at this age in days (the register blocks at 30) */
   ofd_warn_days: number;
@@ -82,11 +101,32 @@ export interface WatchConfig {
 
 const taxSystems = ['osn', 'usn_income', 'usn_income_outcome', 'envd', 'esn', 'patent'];
 
+/** one register's settings; in `devices` the id is required */
+function deviceSchema(idRequired: boolean) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: idRequired ? ['id', 'port'] : ['port'],
+    properties: {
+      id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$' },
+      name: { type: 'string', maxLength: 64 },
+      port: { type: 'string', minLength: 1 },
+      protocol: { enum: ['auto', ...PROTOCOLS], default: 'auto' },
+      baud_rate: { enum: [2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600], default: 115200 },
+      password: { type: 'integer', minimum: 0, maximum: 99999999, default: 30 },
+      answer_timeout_ms: { type: 'integer', minimum: 100, maximum: 600000 },
+      company_inn: { type: 'string', pattern: '^([0-9]{10}|[0-9]{12})$' },
+      tax_systems: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: taxSystems } },
+      registration_number: { type: 'string', pattern: '^[0-9]{1,20}$' },
+    },
+  } as const;
+}
+
 /** JSON schema; `{{id}}` in string defaults is replaced by gateway_id after validation. */
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['device'],
+  // exactly one of `device` and `devices` (checked in parseConfig for a clear message)
   properties: {
     gateway_id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{0,64}$', default: '', description: 'empty: the host name' },
     data_dir: { type: 'string', minLength: 1, default: './data' },
@@ -111,18 +151,8 @@ export const configSchema = {
         health_interval: { type: 'integer', minimum: 1, maximum: 86400, default: 30 },
       },
     },
-    device: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['port'],
-      properties: {
-        port: { type: 'string', minLength: 1 },
-        protocol: { enum: ['auto', ...PROTOCOLS], default: 'auto' },
-        baud_rate: { enum: [2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600], default: 115200 },
-        password: { type: 'integer', minimum: 0, maximum: 99999999, default: 30 },
-        answer_timeout_ms: { type: 'integer', minimum: 100, maximum: 600000 },
-      },
-    },
+    device: deviceSchema(false),
+    devices: { type: 'array', minItems: 1, maxItems: 8, items: deviceSchema(true) },
     fiscal: {
       type: 'object',
       additionalProperties: false,
@@ -152,6 +182,7 @@ export const configSchema = {
       properties: {
         close_at: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', default: '03:00' },
         max_hours: { type: 'number', minimum: 1, maximum: 23.9, default: 23.5 },
+        stagger_minutes: { type: 'integer', minimum: 1, maximum: 120, default: 15 },
       },
     },
     queue: {
@@ -223,3 +254,4 @@ export const configSchema = {
 
 /** Dotted paths of fields never to be shown in clear (logs, health, web); `[]` walks an array. */
 export const secretPaths = ['mqtt.password', 'security.signing.keys[].secret'] as const;
+

@@ -9,6 +9,7 @@
  * The WebUSB wrapper of `usb` (usb.addEventListener) is not used: it re-throws native errors from a timer and
  * leaves an unhandled rejection when /sys/bus/usb is missing, which would crash the gateway.
  */
+import { existsSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.ts';
 import { guessFamily } from './ports.ts';
@@ -122,22 +123,32 @@ export class RegisterHotplug extends EventEmitter {
   }
 }
 
-/** What hot-plug acts on: the gateway's register link and dispatcher. */
+/** What hot-plug acts on: a register's link and dispatcher (and its port, to tell which register left). */
 export interface HotplugTarget {
   link: { readonly state: { up: boolean }; drop(reason: Error): Promise<void> };
   dispatcher: { retryNow(): void };
+  port?: string;
+}
+
+/** a serial port path that is gone from /dev (its USB device left); tcp:// ports are never "gone" */
+function portGone(port: string | undefined): boolean {
+  return port !== undefined && !port.startsWith('tcp://') && !existsSync(port);
 }
 
 /**
- * Wires hot-plug to the gateway: detach → drop the link now (health: link down) and wake the dispatcher, which
- * then finds NO_LINK and backs off; attach while the link is down → wake the dispatcher to reopen at once.
- * An attach while the link is up is left alone (another register plugged in must not cut a receipt in progress).
+ * Wires hot-plug to the gateway's registers: detach → drop the link of the register that left now (health: link
+ * down) and wake its dispatcher, which then finds NO_LINK and backs off; with several registers, the one whose port
+ * vanished from /dev is the one that left (the others' receipts are not cut). Attach → wake every register whose
+ * link is down to reopen at once; a register whose link is up is left alone.
  */
-export function wireHotplug(hp: RegisterHotplug, gw: HotplugTarget): void {
+export function wireHotplug(hp: RegisterHotplug, gw: HotplugTarget | { registers: readonly HotplugTarget[] }): void {
+  const targets = (): readonly HotplugTarget[] => ('registers' in gw ? gw.registers : [gw]);
   hp.on('detach', (d: { vid: string; pid: string }) => {
-    void gw.link.drop(new Error(`register USB ${d.vid}:${d.pid} detached`)).then(() => gw.dispatcher.retryNow());
+    const all = targets();
+    const gone = all.length === 1 ? all : all.filter((r) => portGone(r.port));
+    for (const r of gone) void r.link.drop(new Error(`register USB ${d.vid}:${d.pid} detached`)).then(() => r.dispatcher.retryNow());
   });
   hp.on('attach', () => {
-    if (!gw.link.state.up) gw.dispatcher.retryNow();
+    for (const r of targets()) if (!r.link.state.up) r.dispatcher.retryNow();
   });
 }

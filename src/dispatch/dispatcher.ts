@@ -17,6 +17,8 @@ export interface InflightInfo {
   lastFdBefore?: number;
   startedAt: number;
   attempt?: number;
+  /** the serial number of the FN the job was started on (a pool binds the job to it) */
+  fn?: string;
 }
 
 /** What the dispatcher needs of a job (the queue store's job, with its parsed content). */
@@ -38,6 +40,10 @@ export interface DispatchStore {
   inflight(): Promise<InflightInfo | undefined>;
   setInflight(seq: number, info: Omit<InflightInfo, 'seq'>): Promise<void>;
   clearInflight(): Promise<void>;
+  /** the job from head() was not started (nothing sent): another register may take it (a pool) */
+  release?(job: DispatchJob): void;
+  /** the job from head() was finished */
+  finished?(job: DispatchJob): void;
 }
 
 /** Executes jobs; the service supplies it (receipt parsing, commands, shift policy). */
@@ -118,6 +124,14 @@ export class Dispatcher extends EventEmitter {
     w?.();
   }
 
+  /** a status read shows the register healthy again (paper back, cover closed): no longer reported blocked */
+  unblock(): void {
+    if (!this.state.blocked || this.state.busy) return;
+    this.state.blocked = undefined;
+    this.emit('change');
+    this.retryNow();
+  }
+
   /** the device may be back (hot-plug, a status read succeeded): ends a backoff too */
   retryNow(): void {
     const r = this.retryWake;
@@ -161,12 +175,15 @@ export class Dispatcher extends EventEmitter {
       this.state.busy = true;
       try {
         await this.process(job);
+        this.o.store.finished?.(job);
         this.failures = 0;
         if (this.state.blocked) {
           this.state.blocked = undefined;
           this.emit('change');
         }
       } catch (err) {
+        // not bound (nothing of it sent): free for another register of a pool
+        if ((await this.o.store.inflight().catch(() => undefined))?.seq !== job.seq) this.o.store.release?.(job);
         if (this.paused) break;
         await this.onBlocked(err as Error);
       } finally {
@@ -266,6 +283,11 @@ export class Dispatcher extends EventEmitter {
     const status = await driver.status();
     const last = status.fn?.lastFd;
     const log = this.o.logger.child({ seq: job.seq, externalId: job.externalId, lastFdBefore: inflight.lastFdBefore, lastFd: last });
+    const fnNow = driver.info()?.fnNumber ?? status.fn?.serial;
+    if (inflight.fn && fnNow && inflight.fn !== fnNow) {
+      // another FN behind this port (register swapped, ports exchanged): only the job's own FN can settle it
+      throw new DriverError('FN_MISMATCH', 'fatal', `the job was started on FN ${inflight.fn}, but this register's FN is ${fnNow}; connect the register with FN ${inflight.fn} to settle it`);
+    }
     if (last === undefined || inflight.lastFdBefore === undefined) {
       throw new DriverError('RECONCILE_IMPOSSIBLE', 'fatal', 'the FN last document number is unknown; cannot tell whether the job was printed');
     }
@@ -298,7 +320,8 @@ export class Dispatcher extends EventEmitter {
     } else {
       log.info('reconcile: the FN does not hold the in-flight job; printing it again');
     }
-    await this.o.store.clearInflight();
+    // the in-flight record stays: the job remains bound to this register (a pool never moves a started job), and
+    // the attempt that follows writes it anew with the FN's number before it
     return undefined;
   }
 

@@ -32,6 +32,7 @@ export const FISCAL_CODES = {
   BAD_TAX_SYSTEM: ['Неизвестная система налогообложения', 'unknown taxation system'],
   TAX_SYSTEM_NOT_REGISTERED: ['Система налогообложения не указана при регистрации ККТ', 'taxation system not registered for this register'],
   COMPANY_INN_MISMATCH: ['ИНН организации не совпадает с ИНН ККТ', 'company INN differs from the register’s INN'],
+  UNKNOWN_DEVICE: ['Касса с таким id не подключена к шлюзу', 'no register of this gateway has this id (`device`)'],
   CUSTOMER_CONTACT_REQUIRED: ['Нужен e-mail или телефон покупателя', 'customer e-mail or phone required'],
   BAD_EMAIL: ['Неверный адрес электронной почты', 'bad e-mail address'],
   BAD_PHONE: ['Неверный номер телефона', 'bad phone number'],

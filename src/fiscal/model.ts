@@ -3,6 +3,7 @@
  * quantity integer thousandths (drivers/types.ts); the lookup tables below map ATOL's names to FFD tag values.
  */
 import type { FiscalReceipt, OperationType, TaxSystem, VatType } from '../../drivers/types.ts';
+import type { RouteTarget } from './route.ts';
 
 export type Operation =
   | 'sell' | 'sell_refund' | 'buy' | 'buy_refund'
@@ -137,6 +138,8 @@ export interface ReceiptRequest {
   itemAgents: (ItemAgent | undefined)[];
   /** sha256 (hex) of the raw message bytes: tells a redelivery from a different body under the same external_id */
   bodyHash: string;
+  /** the register the store pinned the receipt to (the request's `device`), if any */
+  device?: string;
 }
 
 export interface ValidationContext {
@@ -144,6 +147,11 @@ export interface ValidationContext {
   registeredTaxSystems?: TaxSystem[];
   /** the register owner's INN; unchecked when absent */
   companyInn?: string;
+  /**
+   * the registers of a pool, each with what its registration allows: a receipt must fit one of them (its `device`
+   * pin, company INN and taxation system); when given, `registeredTaxSystems` and `companyInn` are not used
+   */
+  registers?: RouteTarget[];
   /** default 100 */
   maxItems?: number;
   /** default true: receipts (not corrections) need client.email or client.phone (tag 1008) */

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Correction, FiscalItem, FiscalReceipt, ItemAgentTags, Payments, TaxSystem, VatType } from '../../drivers/types.ts';
 import { GatewayError } from '../errors.ts';
+import { routeProblem } from './route.ts';
 import { fiscalError, type FiscalCode } from './codes.ts';
 import { MAX_TOTAL_KOPECKS, formatRubles, toKopecks, toThousandths } from './money.ts';
 import {
@@ -202,10 +203,10 @@ function contact(f: Fields, key: string): boolean {
   return f.present(key) && f.raw(key) !== 'none';
 }
 
-function readCompany(f: Fields, ctx: ValidationContext): Company {
+function readCompany(f: Fields, ctx: ValidationContext, device: string | undefined): Company {
   const sno = f.str('sno', 32, 'BAD_TAX_SYSTEM') as TaxSystem;
   if (!TAX_SYSTEMS.includes(sno)) throw fiscalError('BAD_TAX_SYSTEM', f.path('sno'), sno);
-  if (ctx.registeredTaxSystems !== undefined && !ctx.registeredTaxSystems.includes(sno)) {
+  if (ctx.registers === undefined && ctx.registeredTaxSystems !== undefined && !ctx.registeredTaxSystems.includes(sno)) {
     throw fiscalError('TAX_SYSTEM_NOT_REGISTERED', f.path('sno'), `${sno} ∉ [${ctx.registeredTaxSystems.join(', ')}]`);
   }
   const company = defined<Company>({
@@ -215,7 +216,11 @@ function readCompany(f: Fields, ctx: ValidationContext): Company {
     paymentAddress: f.str('payment_address', 256),
     location: f.optStr('location', 256),
   });
-  if (ctx.companyInn !== undefined && company.inn !== ctx.companyInn) {
+  if (ctx.registers !== undefined) {
+    // a pool: some register (the pinned one, if any) must be registered for this company and taxation system
+    const problem = routeProblem({ ...(device !== undefined ? { device } : {}), inn: company.inn, sno }, ctx.registers);
+    if (problem) throw fiscalError(problem.code, problem.code === 'UNKNOWN_DEVICE' ? 'device' : f.path(problem.code === 'COMPANY_INN_MISMATCH' ? 'inn' : 'sno'), problem.detail);
+  } else if (ctx.companyInn !== undefined && company.inn !== ctx.companyInn) {
     throw fiscalError('COMPANY_INN_MISMATCH', f.path('inn'), `${company.inn} ≠ ${ctx.companyInn}`);
   }
   return company;
@@ -413,7 +418,8 @@ function readRequest(root: Fields, externalId: string, bodyHash: string, ctx: Va
   checkPayments(items, paymentLines, total, doc.base);
   const vats = doc.present('vats') ? readVats(doc, items, vatCtx) : undefined;
 
-  const company = readCompany(doc.obj('company'), ctx);
+  const device = root.optStr('device', 32);
+  const company = readCompany(doc.obj('company'), ctx, device);
   const clientRequired = !op.correction && (ctx.requireCustomerContact ?? true);
   const client = readClient(op.correction ? doc.optObj('client') : doc.obj('client'), clientRequired, doc.path('client'));
 
@@ -422,6 +428,7 @@ function readRequest(root: Fields, externalId: string, bodyHash: string, ctx: Va
     operation,
     timestamp,
     dateTime,
+    device,
     receipt: defined<FiscalReceipt>({
       operation: op.type,
       items,

@@ -29,6 +29,8 @@ export interface IngestDeps {
   onOutbox: () => void;
   /** publishes at once, bypassing the outbox (used when the disk refuses writes); best effort */
   publishNow?: (topic: string, payload: string) => Promise<void>;
+  /** the ids of the gateway's registers: a command's `device` must be one; without it, there must be one only */
+  devices?: () => string[];
   /** signed messages (security.signing); off when absent or disabled */
   signing?: () => SigningConfig;
 }
@@ -182,6 +184,17 @@ export class Ingest {
     const { store, topics } = this.d;
     if ((command === 'cash_in' || command === 'cash_out') && !(Number.isSafeInteger(Math.round(Number(params.sum) * 100)) && Number(params.sum) > 0)) {
       return this.answer(responseMessage(topics, command, params.transaction, { status: 'error', error: fail('BAD_AMOUNT', '`sum` must be a positive amount in rubles') }));
+    }
+    const devices = this.d.devices?.() ?? [];
+    if (devices.length > 0) {
+      const device = params.device;
+      if (device !== undefined && (typeof device !== 'string' || !devices.includes(device))) {
+        return this.answer(responseMessage(topics, command, params.transaction, { status: 'error', error: new GatewayError('UNKNOWN_DEVICE', 'validation', `no register with the id ${JSON.stringify(device)} (${devices.join(', ')})`).toJSON() }));
+      }
+      if (device === undefined && devices.length > 1) {
+        return this.answer(responseMessage(topics, command, params.transaction, { status: 'error', error: new GatewayError('DEVICE_REQUIRED', 'validation', `this gateway has ${devices.length} registers (${devices.join(', ')}): give \`device\``).toJSON() }));
+      }
+      if (device === undefined) params = { ...params, device: devices[0] };
     }
     // a transaction id makes a redelivered command idempotent
     const externalId = params.transaction !== undefined && params.transaction !== null ? `${command}:${String(params.transaction)}` : undefined;

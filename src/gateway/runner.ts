@@ -22,6 +22,12 @@ export interface RunnerDeps {
   /** fiscal.ofd_link for a document, when configured */
   link?: (fd: number, fp: number, qr: string) => string | undefined;
   shifts: Shifts;
+  /** the named value (getMeta) of this register's book of the shift */
+  bookKey?: string;
+  /** the register's id, named in results */
+  device?: string;
+  /** a job was finished (recorded) */
+  onFinish?: (job: DispatchJob) => void;
   /** an outcome was recorded: flush the outbox */
   onOutbox: () => void;
   /** a Z-report was produced */
@@ -102,10 +108,13 @@ export class Runner implements JobRunner {
       result = outcome.status === 'done' && outcome.receipt
         ? doneResult(id, outcome.receipt, { registrationNumber: this.d.registrationNumber(), now, ...(this.d.link ? { link: this.d.link } : {}) })
         : failResult(id, driverErrorJson(outcome.status === 'fail' ? outcome.error : new Error('no fiscal result')), now);
+      // the register that printed it (or, for a failure, on which it was tried)
+      if (this.d.device !== undefined) result = { ...result, device: this.d.device };
       outbox.push({ topic: this.d.topics.result, payload: JSON.stringify(result) });
       // the shift's book for the Z-report, in the same batch as the completion
       if (outcome.status === 'done' && outcome.receipt && receipt) {
-        meta = { [BOOK_META]: addReceipt(await this.d.store.getMeta<ZBook>(BOOK_META), receipt, outcome.receipt) };
+        const key = this.d.bookKey ?? BOOK_META;
+        meta = { [key]: addReceipt(await this.d.store.getMeta<ZBook>(key), receipt, outcome.receipt) };
       }
     } else if (job.command === SHIFT_CHECK) {
       result = { status: outcome.status };
@@ -115,11 +124,15 @@ export class Runner implements JobRunner {
       const msg = outcome.status === 'done'
         ? responseMessage(this.d.topics, command, transaction, { status: 'ok', data: outcome.data })
         : responseMessage(this.d.topics, command, transaction, { status: 'error', error: driverErrorJson(outcome.error) });
-      outbox.push(msg);
       result = JSON.parse(msg.payload) as object;
+      if (this.d.device !== undefined) {
+        result = { ...result, device: this.d.device };
+        msg.payload = JSON.stringify(result);
+      }
+      outbox.push(msg);
       if (command === 'close_shift' && outcome.status === 'done') {
         // a report built by Shifts.close; a close recovered from the FN after a crash has only the document
-        zreport = this.closing?.seq === job.seq ? (outcome.data as object) : { ...(outcome.data as object), closed_at: formatTimestamp(now) };
+        zreport = this.closing?.seq === job.seq ? (outcome.data as object) : { ...(this.d.device !== undefined ? { device: this.d.device } : {}), ...(outcome.data as object), closed_at: formatTimestamp(now) };
         if (this.closing?.seq === job.seq) meta = this.closing.meta;
         outbox.push({ topic: this.d.topics.zreport, payload: JSON.stringify(zreport) });
       }
@@ -127,6 +140,7 @@ export class Runner implements JobRunner {
     if (this.closing?.seq === job.seq) this.closing = undefined;
     await this.d.store.complete(job.seq, { status: outcome.status, result, outbox, ...(zreport ? { zreport } : {}), ...(meta ? { meta } : {}) });
     if (zreport) this.d.onZReport?.(zreport);
+    this.d.onFinish?.(job);
     this.d.logger.info({ seq: job.seq, externalId: job.externalId, command: job.command, status: outcome.status }, 'job finished');
     this.d.onOutbox();
   }

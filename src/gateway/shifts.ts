@@ -24,6 +24,7 @@ export async function readFigures(driver: FiscalDriver): Promise<FiguresRead> {
 }
 import type { DispatchJob } from '../dispatch/dispatcher.ts';
 import type { Logger } from '../log.ts';
+import type { Mutex } from '../../drivers/host-link.ts';
 
 export interface ShiftDeps {
   logger: Logger;
@@ -38,6 +39,8 @@ export interface ShiftDeps {
   /** persisted knowledge of the current shift (survives restarts) */
   load: () => Promise<{ number: number; openedAt: string } | undefined>;
   save: (s: { number: number; openedAt: string } | undefined) => Promise<void>;
+  /** held while a Z-report prints: one register of a pool closes at a time (the others keep printing) */
+  closeLock?: Mutex;
 }
 
 /** "YYYY-MM-DDTHH:MM[:SS]" → ms, read as UTC (register local time compared with register local time). */
@@ -85,6 +88,11 @@ export const SHIFT_CHECK = 'shift_check';
 export class Shifts {
   constructor(private readonly d: ShiftDeps) {}
 
+  /** this register's daily close time ("HH:MM", register time) */
+  closeAt(): string {
+    return this.d.closeAt();
+  }
+
   /**
    * Is a close due now, by the register's clock in `status` (never the host's): 'expired' (mode 3), 'max_hours' or
    * 'schedule'. A shift the gateway has no record of (opened elsewhere, or its record lost) is adopted with the
@@ -123,6 +131,10 @@ export class Shifts {
 
   /** Z-report; `reason` is "command" when asked for, else why the policy closed it. Returns the report to store. */
   async close(driver: FiscalDriver, reason: string): Promise<ZReportRecord> {
+    return this.d.closeLock ? this.d.closeLock.run(() => this.closeNow(driver, reason)) : this.closeNow(driver, reason);
+  }
+
+  private async closeNow(driver: FiscalDriver, reason: string): Promise<ZReportRecord> {
     // the values the paper Z-report prints, read in the same job just before the close
     const figures = await readFigures(driver);
     const z = await driver.closeShift(this.d.cashier());

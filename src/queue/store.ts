@@ -14,7 +14,8 @@
  *   journal/<acceptedAt>.<seq>       → external_id         the web journal, newest first
  *   done/<finishedAt>.<seq>          → external_id         retention index
  *   outbox/<n>                       → OutboxMessage       results not yet acknowledged by the broker, FIFO
- *   inflight/current                 → Inflight            the job on the wire
+ *   inflight/<register id>           → Inflight            the job on the wire of each register of the pool
+ *                                                          (`current`: the one register before pools, and tests)
  *   zreports/<n>                     → { addedAt, report }
  */
 import { createHash } from 'node:crypto';
@@ -59,7 +60,8 @@ interface PendingAccept {
 }
 
 const DAY_MS = 86_400_000;
-const INFLIGHT_KEY = 'current';
+/** the in-flight key of a store used without register ids (one register; the key before pools existed) */
+export const LEGACY_INFLIGHT = 'current';
 const PURGE_CHUNK = 500;
 /** most accepts in one batch (bounds a batch's size; the rest go into the next one) */
 const MAX_GROUP = 1000;
@@ -122,7 +124,8 @@ export class QueueStore {
   private readonly beforeWrite: QueueOptions['beforeWrite'];
 
   private c: Counters = { nextSeq: 1, depth: 0, nextOutbox: 1, outboxDepth: 0, nextZ: 1 };
-  private current: Inflight | undefined;
+  /** the in-flight record of each register (by register id) */
+  private current = new Map<string, Inflight>();
   /** the head job; undefined = not known (re-read on demand); headGen guards against a read racing a write */
   private headCache: { job: Job | undefined } | undefined;
   private headGen = 0;
@@ -153,9 +156,9 @@ export class QueueStore {
       await db.open();
       const store = new QueueStore(db, opts);
       store.c = (await store.meta.get('counters')) ?? store.c;
-      store.current = await store.inflightSub.get(INFLIGHT_KEY);
+      for (const [key, value] of await store.inflightSub.iterator().all()) store.current.set(key, value);
       await store.head();
-      store.log?.info({ dir, depth: store.c.depth, outbox: store.c.outboxDepth, inflight: store.current?.seq }, 'queue opened');
+      store.log?.info({ dir, depth: store.c.depth, outbox: store.c.outboxDepth, inflight: Object.fromEntries([...store.current].map(([k, v]) => [k, v.seq])) }, 'queue opened');
       return store;
     } catch (err) {
       await db.close().catch(() => undefined);
@@ -193,11 +196,51 @@ export class QueueStore {
     return (await this.head())?.acceptedAt;
   }
 
-  async setInflight(seq: number, info: Omit<Inflight, 'seq'>): Promise<void> {
+  /**
+   * The first `n` jobs in FIFO order (a pool looks past the jobs already on its registers' wires; few are read).
+   */
+  async peek(n: number): Promise<Job[]> {
+    if (n <= 1) {
+      const head = await this.head();
+      return head ? [head] : [];
+    }
+    return this.jobs.values({ limit: n }).all();
+  }
+
+  /** a queued job by its sequence number */
+  async getJob(seq: number): Promise<Job | undefined> {
+    return this.jobs.get(pad(seq));
+  }
+
+  /** Binds a job to a register: its in-flight record, synced before the job's first byte is sent. */
+  async setInflight(seq: number, info: Omit<Inflight, 'seq'>, device: string = LEGACY_INFLIGHT): Promise<void> {
     const value: Inflight = { ...info, seq };
     await this.write((tx) => {
-      tx.put(this.inflightSub, INFLIGHT_KEY, value);
-      tx.after.push(() => (this.current = value));
+      tx.put(this.inflightSub, device, value);
+      tx.after.push(() => this.current.set(device, value));
+    });
+  }
+
+  /** every register's in-flight record, by register id */
+  inflightAll(): Map<string, Inflight> {
+    return new Map(this.current);
+  }
+
+  /**
+   * Moves an in-flight record to another register id (a single register's record of before pools to the pool's
+   * first register; a renamed register). Refuses to overwrite a record.
+   */
+  async moveInflight(from: string, to: string): Promise<boolean> {
+    return this.write((tx) => {
+      const value = this.current.get(from);
+      if (!value || from === to || this.current.has(to)) return false;
+      tx.del(this.inflightSub, from);
+      tx.put(this.inflightSub, to, value);
+      tx.after.push(() => {
+        this.current.delete(from);
+        this.current.set(to, value);
+      });
+      return true;
     });
   }
 
@@ -211,15 +254,20 @@ export class QueueStore {
     await this.write((tx) => (value === undefined ? tx.del(this.state, name) : tx.put(this.state, name, value)));
   }
 
-  async inflight(): Promise<Inflight | undefined> {
-    return this.current;
+  async inflight(device: string = LEGACY_INFLIGHT): Promise<Inflight | undefined> {
+    return this.current.get(device);
   }
 
-  async clearInflight(): Promise<void> {
+  async clearInflight(device: string = LEGACY_INFLIGHT): Promise<void> {
     await this.write((tx) => {
-      tx.del(this.inflightSub, INFLIGHT_KEY);
-      tx.after.push(() => (this.current = undefined));
+      tx.del(this.inflightSub, device);
+      tx.after.push(() => this.current.delete(device));
     });
+  }
+
+  /** sets (undefined: removes) several named values in one synced batch */
+  async setMetas(values: Record<string, unknown>): Promise<void> {
+    await this.write((tx) => this.putMeta(tx, values));
   }
 
   /**
@@ -232,9 +280,10 @@ export class QueueStore {
       if (job === undefined) return false;
       tx.del(this.jobs, pad(seq));
       tx.c.depth--;
-      if (this.current?.seq === seq) {
-        tx.del(this.inflightSub, INFLIGHT_KEY);
-        tx.after.push(() => (this.current = undefined));
+      for (const [device, inflight] of this.current) {
+        if (inflight.seq !== seq) continue;
+        tx.del(this.inflightSub, device);
+        tx.after.push(() => this.current.delete(device));
       }
       if (job.externalId !== undefined) {
         const record: JobRecord = {

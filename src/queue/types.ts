@@ -67,6 +67,8 @@ export interface Inflight {
   lastFdBefore?: number;
   startedAt: number;
   attempt?: number;
+  /** the serial number of the FN the job was started on: only that FN settles it */
+  fn?: string;
 }
 
 export interface Outcome {

@@ -12,7 +12,7 @@ import { sampleReceipt } from '../../src/cli/sample.ts';
 t.test('a 3-item card receipt over MQTT to a gateway on the ATOL emulator, protocol auto: done with FD, FP, FN, QR; one document in the FN', async (t) => {
   const rig = await makeRig({ protocol: 'atol', config: { device: { protocol: 'auto' } } });
   t.teardown(() => rig.close());
-  t.equal(rig.config.device.protocol, 'auto', 'the gateway is not told the protocol');
+  t.equal(rig.config.device?.protocol, 'auto', 'the gateway is not told the protocol');
   await rig.startGateway();
 
   const body = sampleReceipt('atol-auto-1') as any;

@@ -21,7 +21,7 @@ for (const protocol of RIG_PROTOCOLS) {
       protocol,
       backoff: { minMs: 50, maxMs: 200 },
       beforeWrite: (ops) => {
-        const inflight = ops.some((op: any) => op.type === 'put' && op.key === 'current' && op.value && typeof op.value === 'object' && 'lastFdBefore' in op.value);
+        const inflight = ops.some((op: any) => op.type === 'put' && op.value && typeof op.value === 'object' && 'lastFdBefore' in op.value);
         if (inflight && !pulled && rig) {
           pulled = true;
           runControl(rig.emulator, 'silent on');

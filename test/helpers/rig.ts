@@ -149,22 +149,7 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
     pty,
     config,
     store,
-    async startGateway() {
-      const gw = await buildGateway({ config, logger: createLogger({ level: config.log.level, destination: process.stderr as any }), ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}), backoff: o.backoff ?? { minMs: 50, maxMs: 1000 } });
-      const ready = gw.ready();
-      gw.start();
-      await ready;
-      rig.gateway = gw;
-      return gw;
-    },
-    async stopGateway() {
-      const gw = rig.gateway;
-      rig.gateway = undefined;
-      if (gw) {
-        await gw.stop(1000);
-        await gw.store.close();
-      }
-    },
+    ...inProcessGateway(() => rig, config, o),
     async close() {
       await rig.stopGateway();
       await store.close();
@@ -174,6 +159,29 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
     },
   };
   return rig;
+}
+
+/** startGateway/stopGateway of a rig: the gateway in this process, built from `config`, kept in `holder().gateway` */
+export function inProcessGateway(holder: () => { gateway?: Gateway }, config: Config, o: Pick<RigOptions, 'beforeWrite' | 'backoff'>): Pick<Rig, 'startGateway' | 'stopGateway'> {
+  return {
+    async startGateway() {
+      const gw = await buildGateway({ config, logger: createLogger({ level: config.log.level, destination: process.stderr as any }), ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}), backoff: o.backoff ?? { minMs: 50, maxMs: 1000 } });
+      const ready = gw.ready();
+      gw.start();
+      await ready;
+      holder().gateway = gw;
+      return gw;
+    },
+    async stopGateway() {
+      const h = holder();
+      const gw = h.gateway;
+      h.gateway = undefined;
+      if (gw) {
+        await gw.stop(1000);
+        await gw.store.close();
+      }
+    },
+  };
 }
 
 /** An emulator speaking `protocol` (scripts/chaos uses it too). */

@@ -10,7 +10,7 @@ t.test('defaults for everything but the port; ids from the host name', async (t)
   t.equal(c.mqtt.base_topic, 'kkt/pi-kassa');
   t.equal(c.mqtt.client_id, 'kkt-gateway-pi-kassa');
   t.equal(c.mqtt.url, 'mqtt://localhost:1883');
-  t.equal(c.device.baud_rate, 115200);
+  t.equal(c.device?.baud_rate, 115200);
   t.equal(c.queue.max_receipts, 100000);
   t.equal(c.shift.close_at, '03:00');
   t.equal(c.security.signing.enabled, false);
@@ -20,7 +20,7 @@ t.test('flags override the file', async (t) => {
   const c = parseConfig({ device: { port: '/dev/ttyACM0' }, mqtt: { url: 'mqtt://a:1883' } }, { mqttUrl: 'mqtts://b:8883', baseTopic: 'shops/1', device: 'tcp://10.0.0.5:7778', dataDir: '/srv/kkt', webPort: 9090 }, 'h');
   t.equal(c.mqtt.url, 'mqtts://b:8883');
   t.equal(c.mqtt.base_topic, 'shops/1');
-  t.equal(c.device.port, 'tcp://10.0.0.5:7778');
+  t.equal(c.device?.port, 'tcp://10.0.0.5:7778');
   t.equal(c.data_dir, '/srv/kkt');
   t.equal(c.web.port, 9090);
 });
