@@ -328,7 +328,7 @@ export async function fuzzCampaign(o: { payloads: number; validEvery: number; se
       seconds: secs(t0),
     };
   } finally {
-    await teardown({ child, store, emulator, pty, broker });
+    await teardown({ child, store, emulators: [emulator], ptys: [pty], broker });
   }
 }
 

@@ -29,12 +29,14 @@ export interface CrashOptions {
   printMs: number;
   /** the register's protocol (the emulator's front-end and the gateway's device.protocol); default shtrih */
   protocol?: RigProtocol;
+  /** a pool: one emulator per entry (its protocol), each on its own pty with its own FN; default one, `protocol` */
+  pool?: RigProtocol[];
   log?: (line: string) => void;
 }
 
 export interface CrashFigures {
   seed: number;
-  protocol: RigProtocol;
+  protocol: string;
   receipts: number;
   kills: number;
   killsMidReceipt: number;
@@ -45,6 +47,10 @@ export interface CrashFigures {
   lost: number;
   duplicated: number;
   inconsistentResults: number;
+  /** results whose `device` is not the register whose FN holds the receipt (a pool) */
+  wrongDevice: number;
+  /** receipts per register (a pool) */
+  perRegister?: string;
   seconds: number;
 }
 
@@ -84,16 +90,22 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'kkt-crash-'));
   const broker = await startMosquitto({ persistence: false });
   const protocol = o.protocol ?? 'shtrih';
-  const emulator = makeEmulator(protocol, { journalPath: join(dir, 'fn.jsonl'), link: { printMs: o.printMs } });
-  const pty = await createPty();
-  emulator.attach(pty.stream);
+  const protocols = o.pool ?? [protocol];
+  const regs = await Promise.all(protocols.map(async (p, i) => {
+    const id = o.pool ? `r${i + 1}` : 'kkt1';
+    const journal = join(dir, o.pool ? `fn-${id}.jsonl` : 'fn.jsonl');
+    const emulator = makeEmulator(p, { journalPath: journal, link: { printMs: o.printMs }, identity: { fnSerial: `99604403${String(200000 + i).padStart(8, '0')}` } });
+    const pty = await createPty();
+    emulator.attach(pty.stream);
+    return { id, protocol: p, journal, emulator, pty };
+  }));
   const base = 'kkt/crash';
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify({
     gateway_id: 'crash',
     data_dir: join(dir, 'data'),
     mqtt: { url: broker.url, base_topic: base, protocol_version: 5, reconnect_min_ms: 200, reconnect_max_ms: 1000 },
-    device: { port: pty.path, protocol },
+    ...(o.pool ? { devices: regs.map((r) => ({ id: r.id, port: r.pty.path, protocol: r.protocol })) } : { device: { port: regs[0]!.pty.path, protocol } }),
     web: { port: 0 },
     log: { level: 'warn' },
   }));
@@ -122,23 +134,29 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
       const seen = onlines();
       await store.until(() => onlines() > seen || k === 0, 'gateway back online', 30_000).catch(() => undefined);
       await new Promise((r) => setTimeout(r, rnd() * 600));
-      const open = emulator.frontEnd.receiptOpen;
+      const open = regs.some((r) => r.emulator.frontEnd.receiptOpen);
       child.kill('SIGKILL');
       await once(child, 'exit');
       if (open) killsMidReceipt++;
-      log(`kill ${k + 1}/${o.kills}: FN last FD ${emulator.journal.lastFd}, finals ${ids.filter((id) => results.final(id)).length}/${ids.length}`);
+      log(`kill ${k + 1}/${o.kills}: FN last FD ${regs.map((r) => r.emulator.journal.lastFd).join('/')}, finals ${ids.filter((id) => results.final(id)).length}/${ids.length}`);
       child = startGateway();
     }
     await publishing;
     await store.until(() => ids.every((id) => results.final(id) !== undefined), 'every final result', 60_000 + o.receipts * 200);
   } finally {
-    await teardown({ child, store, emulator, pty, broker });
+    await teardown({ child, store, emulators: regs.map((r) => r.emulator), ptys: regs.map((r) => r.pty), broker });
     errLog.end();
   }
 
-  const docs = readJournal(join(dir, 'fn.jsonl')).documents.filter((d) => d.type === 3);
+  // every FN of the pool: which register holds each total
+  const docs = regs.flatMap((r) => readJournal(r.journal).documents.filter((d) => d.type === 3).map((d) => ({ ...d, device: r.id })));
   const byTotal = new Map<number, number>();
-  for (const d of docs) byTotal.set(d.total ?? -1, (byTotal.get(d.total ?? -1) ?? 0) + 1);
+  const holder = new Map<number, string>();
+  for (const d of docs) {
+    byTotal.set(d.total ?? -1, (byTotal.get(d.total ?? -1) ?? 0) + 1);
+    holder.set(d.total ?? -1, d.device);
+  }
+  let wrongDevice = 0;
   let lost = 0;
   let duplicated = 0;
   let inconsistent = 0;
@@ -149,12 +167,13 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
     copies += finals.length;
     if (n === 0 || finals.length === 0) lost++;
     if (n > 1) duplicated++;
+    if (o.pool && finals.some((f) => (f as { device?: string }).device !== holder.get(199000 + 169900 + 30000 + i))) wrongDevice++;
     const distinct = new Set(finals.map((f) => JSON.stringify([f.status, f.payload?.fiscal_document_number, f.error?.code])));
     if (distinct.size > 1 || finals.some((f) => f.status !== 'done')) inconsistent++;
   });
   return {
     seed: o.seed,
-    protocol,
+    protocol: o.pool ? `pool ${o.pool.join('+')}` : protocol,
     receipts: o.receipts,
     kills: o.kills,
     killsMidReceipt,
@@ -165,19 +184,21 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
     lost,
     duplicated,
     inconsistentResults: inconsistent,
+    wrongDevice,
+    ...(o.pool ? { perRegister: regs.map((r) => `${r.id}:${docs.filter((d) => d.device === r.id).length}`).join(' ') } : {}),
     seconds: Math.round((Date.now() - t0) / 100) / 10,
   };
 }
 
 /** stops a gateway child (SIGTERM, waits) and the parts around it */
-export async function teardown(p: { child: ChildProcess | undefined; store: StoreClient; emulator: Emulator; pty: { close(): Promise<void> }; broker: { stop(): Promise<void> } }): Promise<void> {
+export async function teardown(p: { child: ChildProcess | undefined; store: StoreClient; emulators: Emulator[]; ptys: Array<{ close(): Promise<void> }>; broker: { stop(): Promise<void> } }): Promise<void> {
   if (p.child && p.child.exitCode === null) {
     p.child.kill('SIGTERM');
     await once(p.child, 'exit');
   }
   await p.store.close();
-  p.emulator.close();
-  await p.pty.close();
+  for (const e of p.emulators) e.close();
+  for (const pty of p.ptys) await pty.close();
   await p.broker.stop();
 }
 
@@ -204,5 +225,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     log: (l) => process.stderr.write(`${l}\n`),
   });
   printFigures(`crash campaign (seed ${seed})`, figures);
-  process.exitCode = figures.lost === 0 && figures.duplicated === 0 && figures.inconsistentResults === 0 ? 0 : 1;
+  process.exitCode = figures.lost === 0 && figures.duplicated === 0 && figures.inconsistentResults === 0 && figures.wrongDevice === 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@
  *   npm run chaos -- --quick        # the small configuration CI runs
  *   npm run chaos -- --only R2,R4 --seed 12345
  *   npm run chaos -- --quick --protocol atol   # on the ATOL emulator (default shtrih)
+ *   npm run chaos -- --only R1P              # SIGKILL campaign on a pool of three registers
  */
 import { parseArgs } from 'node:util';
 import { runCrashCampaign, protocolArg } from './crash.ts';
@@ -19,6 +20,7 @@ const only = values.only ? new Set(values.only.split(',').map((s) => s.trim().to
 
 const plan: Array<[string, () => Promise<Figures | Record<string, unknown>>]> = [
   ['R1', async () => ({ campaign: `R1 SIGKILL during bursts (${protocol})`, ...(await runCrashCampaign({ receipts: quick ? 60 : 1000, kills: quick ? 4 : 20, seed, printMs: 30, protocol })) })],
+  ['R1P', async () => ({ campaign: 'R1 SIGKILL during bursts on a pool (Shtrih-M + ATOL + Shtrih-M)', ...(await runCrashCampaign({ receipts: quick ? 90 : 1500, kills: quick ? 4 : 20, seed, printMs: 120, pool: ['shtrih', 'atol', 'shtrih'] })) })],
   ['R2', () => faultCampaign({ receipts: quick ? 150 : 10_000, seed, protocol })],
   ['R3', () => brokerCampaign({ receipts: quick ? 150 : 2000, restarts: quick ? 3 : 10, persistence: true, seed, protocol })],
   ['R3', () => brokerCampaign({ receipts: quick ? 150 : 2000, restarts: quick ? 3 : 10, persistence: false, seed, protocol })],
@@ -30,7 +32,7 @@ let failed = 0;
 for (const [name, run] of plan) {
   if (only && !only.has(name)) continue;
   const f = (await run()) as Record<string, unknown>;
-  const bad = Number(f.lost) !== 0 || Number(f.duplicated) !== 0 || Number(f.crashed ?? 0) !== 0 || Number(f.ackedUnstored ?? 0) !== 0 || Number(f.inconsistentResults ?? 0) !== 0;
+  const bad = Number(f.lost) !== 0 || Number(f.duplicated) !== 0 || Number(f.crashed ?? 0) !== 0 || Number(f.ackedUnstored ?? 0) !== 0 || Number(f.inconsistentResults ?? 0) !== 0 || Number(f.wrongDevice ?? 0) !== 0;
   if (bad) failed++;
   const rows = Object.entries(f).filter(([k]) => k !== 'campaign').map(([k, v]) => `| ${k} | ${v} |`);
   process.stdout.write([`### ${f.campaign} — ${bad ? 'FAILED' : 'ok'}`, '| figure | value |', '|---|---|', ...rows, ''].join('\n') + '\n');

@@ -22,3 +22,19 @@ for (const protocol of RIG_PROTOCOLS) {
     t.equal(f.inconsistentResults, 0, 'every copy of a result is the same done result');
   });
 }
+
+t.test('a pool (Shtrih-M + ATOL + Shtrih-M), SIGKILL at random moments during a burst: every receipt exactly once across all the FNs, each result naming the register whose FN holds it', async (t) => {
+  const seed = Number(process.env.KKT_CRASH_SEED ?? Date.now() % 2 ** 31);
+  const receipts = 45;
+  const kills = 5;
+  const f = await runCrashCampaign({ receipts, kills, seed, printMs: 120, pool: ['shtrih', 'atol', 'shtrih'] });
+  t.comment(JSON.stringify(f));
+  t.equal(f.kills, kills, `killed ${kills} times (seed ${seed})`);
+  t.equal(f.accepted, receipts, 'every receipt accepted');
+  t.equal(f.fiscalized, receipts, `exactly ${receipts} receipt documents over the FNs`);
+  t.equal(f.lost, 0, 'none lost');
+  t.equal(f.duplicated, 0, 'none printed twice, on one FN or on two');
+  t.equal(f.inconsistentResults, 0, 'every copy of a result is the same done result');
+  t.equal(f.wrongDevice, 0, 'each result names the register whose FN holds the receipt');
+  t.ok(f.perRegister!.split(' ').filter((p) => !p.endsWith(':0')).length >= 2, `the burst was spread (${f.perRegister})`);
+});
