@@ -56,3 +56,32 @@ t.test('secrets are redacted and listed; saved atomically with mode 0600', async
   t.same(readdirSync(dir), ['config.json'], 'no temp file left behind');
   t.same((await loadConfig(file, {}, 'h')).mqtt.password, 'hunter2-long', 'round trip');
 });
+
+t.test('devices: a pool of registers; `device` is a pool of one; --device ID=PATH / PATH', async (t) => {
+  const { registersOf } = await import('../../src/config/devices.ts');
+  const one = parseConfig({ device: { port: '/dev/ttyACM0' } }, {}, 'h');
+  t.same(registersOf(one).map((d) => [d.id, d.port, d.protocol]), [['kkt1', '/dev/ttyACM0', 'auto']], 'a single device is register kkt1');
+  const pool = parseConfig({ devices: [{ id: 'hall', name: 'Касса общего зала', port: '/dev/ttyACM0' }, { id: 'bar', port: 'tcp://10.0.0.7:5555', protocol: 'atol', company_inn: '7707083893' }] }, {}, 'h');
+  t.same(registersOf(pool).map((d) => [d.id, d.name ?? '', d.protocol, d.baud_rate]), [['hall', 'Касса общего зала', 'auto', 115200], ['bar', '', 'atol', 115200]], 'defaults per register');
+  const bad = (input: unknown, o = {}): string[] => {
+    try {
+      parseConfig(input, o, 'h');
+      return [];
+    } catch (e) {
+      return (e as ConfigError).problems.map((p) => `${p.field}: ${p.message}`);
+    }
+  };
+  t.match(bad({ device: { port: 'a' }, devices: [{ id: 'x', port: 'b' }] }), [/^devices: give either/], 'not both');
+  t.match(bad({ devices: [{ id: 'x', port: 'a' }, { id: 'x', port: 'b' }] }), [/^devices\.1\.id: /], 'ids unique');
+  t.match(bad({ devices: [{ id: 'x', port: 'a' }, { id: 'y', port: 'a' }] }), [/^devices\.1\.port: /], 'ports unique');
+  t.match(bad({ devices: [{ port: 'a' }] }), [/devices\.0\.id/], 'an id is required in devices');
+  t.match(bad({ devices: [] }), [/devices/], 'at least one');
+
+  const flags = parseConfig({ device: { port: '/dev/old', protocol: 'shtrih' } }, { device: ['/dev/ttyACM0', 'bar=tcp://127.0.0.1:5555'] }, 'h');
+  t.same(registersOf(flags).map((d) => [d.id, d.port, d.protocol]), [['kkt1', '/dev/ttyACM0', 'shtrih'], ['bar', 'tcp://127.0.0.1:5555', 'shtrih']], 'repeated --device: a pool; the file\'s device settings are the defaults');
+  const single = parseConfig({ device: { port: '/dev/old' } }, { device: ['/dev/new'] }, 'h');
+  t.equal(registersOf(single)[0]!.port, '/dev/new', 'one plain --device sets the port, as always');
+  t.equal(single.devices, undefined);
+  const named = parseConfig({ devices: [{ id: 'hall', port: '/dev/a' }, { id: 'bar', port: '/dev/b' }] }, { device: ['bar=/dev/c'] }, 'h');
+  t.same(registersOf(named).map((d) => `${d.id}=${d.port}`), ['hall=/dev/a', 'bar=/dev/c'], 'ID=PATH sets that register\'s port');
+});
