@@ -23,6 +23,7 @@ import { cleanup, useRunner, type RunnerKind } from './harness.ts';
 import { ingest } from './ingest.ts';
 import { deviceRun } from './device.ts';
 import { memoryAndStart } from './memstart.ts';
+import { poolRun } from './pool.ts';
 import { exitAfterDrain } from '../../src/system/exit.ts';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, sustained: { type: 'string' }, history: { type: 'string' }, runner: { type: 'string' } } });
@@ -89,10 +90,14 @@ async function main(): Promise<void> {
       sections.set('P5', r.p5);
       await cleanup();
     }
+    if (want('P8')) {
+      sections.set('P8', await poolRun({ perRegister: quick ? 4 : 10, printMs: 1500 }));
+      await cleanup();
+    }
   } finally {
     await cleanup({ final: true });
   }
-  const chosen = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7'].filter((id) => sections.has(id) && want(id)).map((id) => sections.get(id)!);
+  const chosen = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8'].filter((id) => sections.has(id) && want(id)).map((id) => sections.get(id)!);
   const seconds = (performance.now() - t0) / 1000;
   const out = [
     `## kkt-gateway benchmarks (${quick ? 'quick' : 'full'}), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,

@@ -86,12 +86,9 @@ export function registerSilentS(h: Record<string, any> | undefined): number | un
   return Number.isFinite(lastOk) && Number.isFinite(at) ? Math.max(0, (at - lastOk) / 1000) : undefined;
 }
 
-/** Which alert conditions hold for a gateway now. */
-export function conditions(g: GatewayRecord, th: Thresholds): Map<AlertName, Hit> {
+/** the conditions of one register, from its section of health */
+function registerHits(h: Record<string, any>, th: Thresholds): Map<AlertName, Hit> {
   const hits = new Map<AlertName, Hit>();
-  if (g.state !== 'online') hits.set('offline', { severity: 'critical', message: g.state === 'offline' ? 'the gateway is offline' : 'no state from the gateway', forMs: th.offline_minutes * MIN });
-  const h = obj(g.health);
-  if (!h) return hits;
   const reg = obj(h.register);
   const silentS = registerSilentS(h);
   if (reg?.link === 'down') hits.set('register_down', { severity: 'critical', message: `the register does not answer${reg.error ? `: ${String(reg.error)}` : ''}`, forMs: th.register_down_minutes * MIN });
@@ -114,6 +111,22 @@ export function conditions(g: GatewayRecord, th: Thresholds): Map<AlertName, Hit
     const msg = `${unsent} documents not sent to the OFD, the oldest ${age} days`;
     if (age >= th.ofd_critical_days) hits.set('ofd_backlog_critical', { severity: 'critical', message: msg, forMs: 0 });
     else if (age >= th.ofd_warn_days) hits.set('ofd_backlog_warning', { severity: 'warning', message: msg, forMs: 0 });
+  }
+  return hits;
+}
+
+/** Which alert conditions hold for a gateway now. */
+export function conditions(g: GatewayRecord, th: Thresholds): Map<AlertName, Hit> {
+  const hits = new Map<AlertName, Hit>();
+  if (g.state !== 'online') hits.set('offline', { severity: 'critical', message: g.state === 'offline' ? 'the gateway is offline' : 'no state from the gateway', forMs: th.offline_minutes * MIN });
+  const h = obj(g.health);
+  if (!h) return hits;
+  // a pool: every register's section (the top level is the first register's); the first register with a condition names it
+  const sections: Array<Record<string, any>> = Array.isArray(h.registers) && h.registers.length > 1 ? h.registers.map((r: Record<string, any>) => ({ ...r, time: h.time })) : [h];
+  for (const sec of sections) {
+    for (const [name, hit] of registerHits(sec, th)) {
+      if (!hits.has(name)) hits.set(name, sections.length > 1 ? { ...hit, message: `${String(sec.name || sec.id)}: ${hit.message}` } : hit);
+    }
   }
   const oldest = num(obj(h.queue)?.oldest_age_s);
   if (oldest !== undefined && oldest >= th.queue_minutes * 60) hits.set('queue_stuck', { severity: 'warning', message: `the oldest receipt has waited ${Math.round(oldest / 60)} min`, forMs: 0 });

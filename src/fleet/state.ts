@@ -119,6 +119,25 @@ export interface Figures {
   zreportLastS?: number;
 }
 
+type RegisterFigures = Pick<Figures, 'registerUp' | 'paperOk' | 'shiftOpenHours' | 'fnDaysLeft' | 'ofdUnsent' | 'ofdOldestDays'>;
+
+/** one register's figures from its section of health (a gateway of one register: the top level) */
+function registerFigures(h: Record<string, any>, silentAfterS: number): RegisterFigures {
+  const f: RegisterFigures = {};
+  const reg = obj(h.register);
+  if (reg && typeof reg.link === 'string') f.registerUp = reg.link === 'up' && !((registerSilentS(h) ?? 0) >= silentAfterS);
+  if (typeof h.paper === 'string') f.paperOk = h.paper === 'ok';
+  const shift = obj(h.shift);
+  if (shift?.state === 'closed') f.shiftOpenHours = 0;
+  else f.shiftOpenHours = num(obj(h.shift_clock)?.hours_open);
+  const fw = obj(h.fn_watch);
+  f.fnDaysLeft = num(fw?.days_left);
+  const ofd = obj(fw?.ofd);
+  f.ofdUnsent = num(ofd?.unsent_count) ?? num(obj(h.fn)?.unsent_count);
+  f.ofdOldestDays = num(ofd?.oldest_age_days);
+  return f;
+}
+
 /**
  * `silentAfterS`: the register counts as down when its last good exchange is this much older than the health
  * message (src/fleet/alerts.ts registerSilentS), even though the gateway still says "up".
@@ -130,17 +149,17 @@ export function figures(g: GatewayRecord, now: number, silentAfterS = Infinity):
     const q = obj(h.queue);
     f.queueDepth = num(q?.depth);
     f.queueOldestS = q ? (num(q.oldest_age_s) ?? 0) : undefined;
-    const reg = obj(h.register);
-    if (reg && typeof reg.link === 'string') f.registerUp = reg.link === 'up' && !((registerSilentS(h) ?? 0) >= silentAfterS);
-    if (typeof h.paper === 'string') f.paperOk = h.paper === 'ok';
-    const shift = obj(h.shift);
-    if (shift?.state === 'closed') f.shiftOpenHours = 0;
-    else f.shiftOpenHours = num(obj(h.shift_clock)?.hours_open);
-    const fw = obj(h.fn_watch);
-    f.fnDaysLeft = num(fw?.days_left);
-    const ofd = obj(fw?.ofd);
-    f.ofdUnsent = num(ofd?.unsent_count) ?? num(obj(h.fn)?.unsent_count);
-    f.ofdOldestDays = num(ofd?.oldest_age_days);
+    // a pool: one section per register (the top level is the first register's); the gateway's figure is the worst
+    const sections: Record<string, any>[] = Array.isArray(h.registers) && h.registers.length > 0 ? h.registers.map((r: Record<string, any>) => ({ ...r, time: h.time })) : [h];
+    const per = sections.map((r) => registerFigures(r, silentAfterS));
+    const all = <K extends keyof RegisterFigures>(k: K): Array<NonNullable<RegisterFigures[K]>> => per.flatMap((p) => (p[k] === undefined ? [] : [p[k]!]));
+    if (all('registerUp').length > 0) f.registerUp = all('registerUp').every(Boolean);
+    if (all('paperOk').length > 0) f.paperOk = all('paperOk').every(Boolean);
+    const worst = (k: 'shiftOpenHours' | 'fnDaysLeft' | 'ofdUnsent' | 'ofdOldestDays', pick: (...n: number[]) => number): number | undefined => (all(k).length > 0 ? pick(...all(k)) : undefined);
+    f.shiftOpenHours = worst('shiftOpenHours', Math.max);
+    f.fnDaysLeft = worst('fnDaysLeft', Math.min);
+    f.ofdUnsent = worst('ofdUnsent', (...n) => n.reduce((a, b) => a + b, 0));
+    f.ofdOldestDays = worst('ofdOldestDays', Math.max);
   }
   const z = g.zreports[0]?.report;
   let zt = parseGatewayTime(z?.datetime);
