@@ -3,7 +3,7 @@
  * failed exchange with what the device may know of it, the small logger interface, and one-at-a-time execution.
  */
 import type { BytePort } from './transport.ts';
-import { DriverError } from './types.ts';
+import { DriverError, type DeviceStatus } from './types.ts';
 
 /**
  * What the device may know of a failed command:
@@ -94,4 +94,104 @@ export class UncertainError extends DriverError {
     this.name = 'UncertainError';
     this.lastFdBefore = opts.lastFdBefore;
   }
+}
+
+/**
+ * What the driver's own exchanges prove about the register, so that a brief status before a job needs no exchange
+ * of its own. Two things are kept:
+ *  - `clock`: the register's clock at its last reading against the host's monotonic clock; extrapolated, and only
+ *    for `ttlMs` (then it is read again: the shift policy judges by the register's clock, never the host's);
+ *  - `state`: a brief status the last exchanges prove. `settled` is one the driver derived from a document it just
+ *    closed successfully (shift open, no receipt open, the printer's state read after the print, the FN's last FD
+ *    from the closing answer): status({ brief }) answers with it. Otherwise it is a wire reading, good only for the
+ *    very next fiscal operation (it saves that operation's own status reads) and never returned to status().
+ * Anything else the driver does (another command, an error, a timeout, a new port) forgets the state, and the clock
+ * with a new port; both expire after `ttlMs`.
+ */
+export class KnownState {
+  private clock: { register: number; host: number } | undefined;
+  private state: { status: DeviceStatus; settled: boolean } | undefined;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly mono: () => number = () => performance.now(),
+  ) {}
+
+  /** the register's clock read now ("YYYY-MM-DDTHH:MM[:SS]", the register's local time) */
+  clockRead(dateTime: string | undefined): void {
+    const t = dateTime ? parseLocal(dateTime) : undefined;
+    this.clock = t === undefined ? undefined : { register: t, host: this.mono() };
+  }
+
+  /** the register's clock now, extrapolated from its last reading; undefined when that is too old */
+  now(): string | undefined {
+    const c = this.clock;
+    if (!c) return undefined;
+    const elapsed = this.mono() - c.host;
+    if (elapsed < 0 || elapsed > this.ttlMs) return undefined;
+    return formatLocal(c.register + elapsed);
+  }
+
+  /** a status the driver just read or derived (its clock is extrapolated from `clock`) */
+  set(status: DeviceStatus, settled: boolean): void {
+    if (this.ttlMs <= 0) return;
+    this.state = { status: { ...status, ...(status.fn ? { fn: { ...status.fn } } : {}) }, settled };
+  }
+
+  /** the proven state (a copy, its clock extrapolated), or undefined; `settledOnly`: only a derived one */
+  get(settledOnly: boolean): DeviceStatus | undefined {
+    const s = this.state;
+    if (!s || (settledOnly && !s.settled)) return undefined;
+    const dateTime = this.now();
+    if (dateTime === undefined) return undefined;
+    return { ...s.status, ...(s.status.fn ? { fn: { ...s.status.fn } } : {}), dateTime };
+  }
+
+  /** takes the proven state for a fiscal operation: it is forgotten (the operation sets a new one when it succeeds) */
+  take(): DeviceStatus | undefined {
+    const st = this.get(false);
+    this.state = undefined;
+    return st;
+  }
+
+  forget(): void {
+    this.state = undefined;
+  }
+
+  /** a driver's status(): the settled state for a brief one, else `read` from the wire (kept for the next receipt) */
+  async status(brief: boolean, read: () => Promise<DeviceStatus>): Promise<DeviceStatus> {
+    const settled = brief ? this.get(true) : undefined;
+    if (settled) return settled;
+    const st = await read();
+    this.set(st, false);
+    return st;
+  }
+
+  /** one driver operation: any but a status or a receipt (`keep`) forgets the state first; so does any failure */
+  async run<T>(job: () => Promise<T>, keep: boolean): Promise<T> {
+    if (!keep) this.forget();
+    try {
+      return await job();
+    } catch (err) {
+      this.forget();
+      throw err;
+    }
+  }
+
+  /** a new port (maybe another register): nothing is known */
+  reset(): void {
+    this.state = undefined;
+    this.clock = undefined;
+  }
+}
+
+function parseLocal(dt: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(dt);
+  if (!m) return undefined;
+  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0));
+  return Number.isFinite(t) ? t : undefined;
+}
+
+function formatLocal(t: number): string {
+  return new Date(Math.floor(t / 1000) * 1000).toISOString().slice(0, 19);
 }

@@ -8,7 +8,7 @@ import {
   type FiscalResult, type FnState, type OpName, type PaperState, type Payments, type RegistrationData, type ShiftFigures, type TaxSystem, type ShiftResult, type ShiftState, type ZReportResult,
 } from '../types.ts';
 import type { BytePort } from '../transport.ts';
-import { bestEffort, errText, optionalRead, reopenPort } from '../host-link.ts';
+import { bestEffort, errText, KnownState, optionalRead, reopenPort } from '../host-link.ts';
 import * as codec from './codec.ts';
 import { Cmd, FnSub, Mode, Reg } from './codec.ts';
 import { DriverCodes, UncertainError } from './errors.ts';
@@ -42,6 +42,11 @@ export interface AtolDriverOptions {
   logger?: Logger;
   /** clock; default () => new Date() */
   now?: () => Date;
+  /**
+   * How long the register's clock is extrapolated from its last reading (host monotonic clock) before a brief status
+   * reads the wire again; 0: every status reads the wire. Default 10 s. See KnownState (drivers/host-link.ts).
+   */
+  stateTtlMs?: number;
 }
 
 interface ExecOptions {
@@ -80,6 +85,8 @@ export class AtolDriver implements FiscalDriver {
   private expiredSeen = false;
   /** the open shift: number and opening time (register clock), when this driver opened it or read it */
   private shiftOpened: { number: number; at: string } | undefined;
+  /** what the last exchanges prove (a brief status without an exchange, a receipt without its status reads) */
+  private readonly known: KnownState;
 
   constructor(private readonly opts: AtolDriverOptions) {
     if (!opts.port && !opts.openPort) throw new TypeError('AtolDriver needs a port or an openPort factory');
@@ -89,6 +96,7 @@ export class AtolDriver implements FiscalDriver {
     this.modePwd = opts.passwords?.mode ?? 30;
     this.progPwd = opts.passwords?.programming ?? 30;
     this.now = opts.now ?? (() => new Date());
+    this.known = new KnownState(opts.stateTtlMs ?? 10_000);
   }
 
   // ------------------------------------------------------------------------------------------------ public API
@@ -102,11 +110,12 @@ export class AtolDriver implements FiscalDriver {
   }
 
   status(opts: { brief?: boolean } = {}): Promise<DeviceStatus> {
-    return this.serial(() => this.readStatus(opts.brief === true));
+    // right after a receipt closed successfully its exchanges prove the state: no exchange of its own
+    return this.serial(() => this.known.status(opts.brief === true, () => this.readStatus(opts.brief === true)), true);
   }
 
   fiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {
-    return this.serial(() => this.doFiscalize(receipt, signal));
+    return this.serial(() => this.doFiscalize(receipt, signal), true);
   }
 
   cancelReceipt(): Promise<boolean> {
@@ -189,8 +198,9 @@ export class AtolDriver implements FiscalDriver {
 
   // ------------------------------------------------------------------------------------------------ operations
 
-  private serial<T>(job: () => Promise<T>): Promise<T> {
-    return this.mutex.run(job);
+  /** One operation at a time. Any but a status or a receipt (`keep`) forgets the proven state; so does any failure. */
+  private serial<T>(job: () => Promise<T>, keep = false): Promise<T> {
+    return this.mutex.run(() => this.known.run(job, keep));
   }
 
   /** C4, 3F, A5, A4 31, the serial register, the tax table probe. */
@@ -425,9 +435,18 @@ export class AtolDriver implements FiscalDriver {
       await this.probeTaxTable(st.mode);
     }
     const plan = this.receiptPlan(receipt); // encoded up front: a bad document fails before anything is printed
-    await this.prepareForReceipt(signal);
-    const lastFdBefore = (await this.exec(codec.readRegister(this.access, Reg.LAST_FD), codec.decodeLastFd, { signal, idempotent: true })).fdNumber;
-    await this.enterMode(Mode.REGISTRATION, signal);
+    // the state the last exchanges prove (the status just read, or the receipt before): no 3F/91 34 of our own
+    const known = this.known.take();
+    const ready = known !== undefined && !known.receiptOpen && known.shift === 'open' && known.paper === 'ok' && !known.coverOpen && known.fn !== undefined;
+    let lastFdBefore: number;
+    if (ready) {
+      lastFdBefore = known.fn!.lastFd;
+      if (known.mode !== Mode.REGISTRATION) await this.enterMode(Mode.REGISTRATION, signal);
+    } else {
+      await this.prepareForReceipt(signal);
+      lastFdBefore = (await this.exec(codec.readRegister(this.access, Reg.LAST_FD), codec.decodeLastFd, { signal, idempotent: true })).fdNumber;
+      await this.enterMode(Mode.REGISTRATION, signal);
+    }
     try {
       await this.exec(plan.open, codec.expectOk, { signal });
       for (const req of plan.body) {
@@ -445,7 +464,7 @@ export class AtolDriver implements FiscalDriver {
       if (!(err instanceof UncertainError)) await this.cancelAfterFailure(err);
       throw err;
     }
-    return this.fiscalResult(receipt, lastFdBefore);
+    return this.fiscalResult(receipt, lastFdBefore, ready ? known : undefined);
   }
 
   /** Every request of the receipt, in order: 92, corrections' tags, per item EA (+ E8) EB, receipt tags, 99…, 4A. */
@@ -492,7 +511,7 @@ export class AtolDriver implements FiscalDriver {
     if (!st.shiftOpen) await this.doOpenShift(undefined, signal);
   }
 
-  private async fiscalResult(receipt: FiscalReceipt, lastFdBefore: number): Promise<FiscalResult> {
+  private async fiscalResult(receipt: FiscalReceipt, lastFdBefore: number, known: DeviceStatus | undefined): Promise<FiscalResult> {
     let fd: { fdNumber: number; fiscalSign: number; dateTime: string } | undefined = await this.bestEffort(
       () => this.exec(codec.readRegister(this.access, Reg.LAST_RECEIPT), codec.decodeLastReceipt, { idempotent: true }),
       undefined,
@@ -504,9 +523,25 @@ export class AtolDriver implements FiscalDriver {
       // 4A said done, but the FN's last document cannot be read or did not move: only the FN can settle it
       throw new UncertainError(`4A: the receipt was closed but its fiscal document cannot be read (FN last FD before: ${lastFdBefore})`, { command: '4A', lastFdBefore });
     }
-    const shift = await this.bestEffort(() => this.shiftParams(), undefined);
+    // the shift's and the receipt's numbers: the proven ones before it, when the FN made exactly this one document
+    const proven = known?.shiftNumber !== undefined && known.receiptNumber !== undefined && !receipt.correction && fd.fdNumber === lastFdBefore + 1
+      ? { shiftNumber: known.shiftNumber, receiptNumber: known.receiptNumber + 1 }
+      : undefined;
+    const shift = proven ?? (await this.bestEffort(() => this.shiftParams(), undefined));
     const fnNumber = this.deviceInfo?.fnNumber || (await this.bestEffort(() => this.readFnNumber(), ''));
-    // the device stays in mode 1: the next receipt needs it (two exchanges fewer)
+    // the device stays in mode 1: the next receipt needs it (two exchanges fewer). One 3F after the receipt proves
+    // the state for the next brief status and the next receipt (paper and cover after the print, the clock)
+    const after = await this.bestEffort(() => this.deviceStatus(), undefined);
+    if (after && shift && after.receiptState === 0 && after.shiftOpen) {
+      const state = this.shiftState(after, undefined);
+      if (state === 'open') {
+        this.known.set({
+          mode: after.mode, submode: after.submode, receiptOpen: false, shift: state, shiftNumber: shift.shiftNumber, receiptNumber: shift.receiptNumber,
+          paper: paperState(after, undefined), coverOpen: after.coverOpen,
+          fn: { serial: this.deviceInfo?.fnNumber ?? '', phase: known?.fn?.phase ?? 0, lastFd: fd.fdNumber, warnings: known?.fn?.warnings ?? 0 },
+        }, true);
+      }
+    }
     return {
       fdNumber: fd.fdNumber,
       fiscalSign: fd.fiscalSign,
@@ -693,8 +728,10 @@ export class AtolDriver implements FiscalDriver {
     return this.exec(codec.fn(this.access, FnSub.SHIFT), (req, r) => codec.decodeShiftParams(req, r, enc), { idempotent: true });
   }
 
-  private deviceStatus(signal?: AbortSignal): Promise<codec.AtolStatus> {
-    return this.exec(codec.simple(this.access, Cmd.STATUS), codec.decodeStatus, { signal, idempotent: true });
+  private async deviceStatus(signal?: AbortSignal): Promise<codec.AtolStatus> {
+    const st = await this.exec(codec.simple(this.access, Cmd.STATUS), codec.decodeStatus, { signal, idempotent: true });
+    this.known.clockRead(st.dateTime);
+    return st;
   }
 
   private printerState(): Promise<codec.PrinterState> {
@@ -769,6 +806,7 @@ export class AtolDriver implements FiscalDriver {
     if (this.closed) throw new DriverError(DriverCodes.NOT_OPEN, 'retryable', 'the driver is closed');
     if (this.link && !this.link.gone) return this.link;
     const port = this.link === undefined && this.opts.port ? this.opts.port : await this.newPort();
+    this.known.reset(); // maybe another register
     this.link = new AtolLink(port, { logger: this.log, ...this.opts.link, quirks: { ...this.q, ...this.opts.link?.quirks } });
     this.linkFresh = true;
     return this.link;

@@ -8,7 +8,7 @@ import {
   type ShiftFigures, type ShiftResult, type ShiftState, type VatType, type ZReportResult,
 } from '../types.ts';
 import type { BytePort } from '../transport.ts';
-import { bestEffort, errText, optionalRead, reopenPort } from '../host-link.ts';
+import { bestEffort, errText, KnownState, optionalRead, reopenPort } from '../host-link.ts';
 import * as codec from './codec.ts';
 import { Cmd } from './codec.ts';
 import { DriverCodes, UncertainError } from './errors.ts';
@@ -50,6 +50,11 @@ export interface ShtrihDriverOptions {
   logger?: Logger;
   /** clock; default () => new Date() */
   now?: () => Date;
+  /**
+   * How long the register's clock is extrapolated from its last reading (host monotonic clock) before a brief status
+   * reads the wire again; 0: every status reads the wire. Default 10 s. See KnownState (drivers/host-link.ts).
+   */
+  stateTtlMs?: number;
 }
 
 /** How a failed command counts: `uncertain` when it may have been executed and only the FN can tell. */
@@ -82,6 +87,10 @@ export class ShtrihDriver implements FiscalDriver {
   private readonly sysPwd: number;
   private readonly vatCodes: Record<VatType, number>;
   private readonly now: () => Date;
+  /** what the last exchanges prove (a brief status without an exchange, a receipt without its status reads) */
+  private readonly known: KnownState;
+  /** the last 10h answer */
+  private lastShort: codec.ShortStatus | undefined;
 
   constructor(private readonly opts: ShtrihDriverOptions) {
     if (!opts.port && !opts.openPort) throw new TypeError('ShtrihDriver needs a port or an openPort factory');
@@ -90,6 +99,7 @@ export class ShtrihDriver implements FiscalDriver {
     this.sysPwd = opts.passwords?.sysadmin ?? 30;
     this.vatCodes = { ...codec.VAT_CODES, ...opts.vatCodes };
     this.now = opts.now ?? (() => new Date());
+    this.known = new KnownState(opts.stateTtlMs ?? 10_000);
   }
 
   // ------------------------------------------------------------------------------------------------ public API
@@ -103,11 +113,12 @@ export class ShtrihDriver implements FiscalDriver {
   }
 
   status(opts: { brief?: boolean } = {}): Promise<DeviceStatus> {
-    return this.serial(() => this.readStatus(opts.brief === true));
+    // right after a receipt closed successfully its exchanges prove the state: no exchange of its own
+    return this.serial(() => this.known.status(opts.brief === true, () => this.readStatus(opts.brief === true)), true);
   }
 
   fiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {
-    return this.serial(() => this.doFiscalize(receipt, signal));
+    return this.serial(() => this.doFiscalize(receipt, signal), true);
   }
 
   cancelReceipt(): Promise<boolean> {
@@ -189,8 +200,9 @@ export class ShtrihDriver implements FiscalDriver {
 
   // ------------------------------------------------------------------------------------------------ operations
 
-  private serial<T>(job: () => Promise<T>): Promise<T> {
-    return this.mutex.run(job);
+  /** One operation at a time. Any but a status or a receipt (`keep`) forgets the proven state; so does any failure. */
+  private serial<T>(job: () => Promise<T>, keep = false): Promise<T> {
+    return this.mutex.run(() => this.known.run(job, keep));
   }
 
   private async identify(signal?: AbortSignal): Promise<DeviceInfo> {
@@ -198,6 +210,7 @@ export class ShtrihDriver implements FiscalDriver {
     const type = await this.exec(codec.deviceTypeRequest(), codec.decodeDeviceType, { signal });
     const st = await this.exec(codec.passwordOnly(Cmd.STATUS, this.opPwd), codec.decodeFullStatus, { signal });
     const fnNumber = await this.exec(codec.passwordOnly(Cmd.FN_NUMBER, this.sysPwd), codec.decodeFnNumber, { signal });
+    this.known.clockRead(st.dateTime);
     this.deviceInfo = {
       protocol: 'shtrih',
       model: type.name,
@@ -333,11 +346,15 @@ export class ShtrihDriver implements FiscalDriver {
       paper: this.paperState(st),
       coverOpen: (st.flags & FLAG_COVER_OPEN) !== 0,
     };
-    if (shift) out.shiftNumber = shift.shiftNumber;
+    if (shift) {
+      out.shiftNumber = shift.shiftNumber;
+      out.receiptNumber = shift.receiptNumber;
+    }
     if (fn) out.fn = fn.state;
     // the register's clock (11h): the shift policy and the clock guard judge by it, never by the host's
     const full = await this.optional(() => this.exec(codec.passwordOnly(Cmd.STATUS, this.opPwd), codec.decodeFullStatus));
     if (full) out.dateTime = full.dateTime;
+    this.known.clockRead(full?.dateTime);
     return out;
   }
 
@@ -364,8 +381,17 @@ export class ShtrihDriver implements FiscalDriver {
 
   private async doFiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {
     const plan = this.receiptPlan(receipt); // encoded up front: a bad document fails before anything is sent
-    await this.prepareForReceipt(signal);
-    const lastFdBefore = (await this.fnStatus(signal)).lastFd;
+    // the state the last exchanges prove (the status just read, or the receipt before): no 10h/FF01 of our own
+    const known = this.known.take();
+    const ready = known !== undefined && known.mode === MODE_SHIFT_OPEN && known.submode === SUBMODE_IDLE && !known.receiptOpen && known.shift === 'open' && known.fn !== undefined;
+    let fn: FnState;
+    if (ready) fn = known.fn!;
+    else {
+      await this.prepareForReceipt(signal);
+      const s = await this.fnStatus(signal);
+      fn = { serial: s.serial, phase: s.phase, lastFd: s.lastFd, warnings: s.warnings };
+    }
+    const lastFdBefore = fn.lastFd;
     try {
       for (const req of plan.body) await this.exec(req, (a) => codec.decodeEmpty(commandCode(req), a), { signal });
     } catch (err) {
@@ -373,7 +399,7 @@ export class ShtrihDriver implements FiscalDriver {
       throw err;
     }
     const closed = await this.closeReceipt(plan.close, lastFdBefore);
-    return this.fiscalResult(receipt, closed);
+    return this.fiscalResult(receipt, closed, fn, ready ? known : undefined);
   }
 
   /** Every request of the receipt, in order: correction tags, items (+ item tags), receipt tags; then FF45. */
@@ -458,15 +484,28 @@ export class ShtrihDriver implements FiscalDriver {
    * After FF45 the receipt is fiscalized: everything here is best effort and never throws. FN reads come first
    * (a 50h "printing" answer is waited out), then the print is followed to its end.
    */
-  private async fiscalResult(receipt: FiscalReceipt, closed: codec.CloseResult): Promise<FiscalResult> {
-    const shift = await this.bestEffort(
+  private async fiscalResult(receipt: FiscalReceipt, closed: codec.CloseResult, fnBefore: FnState, known: DeviceStatus | undefined): Promise<FiscalResult> {
+    // the shift's and the receipt's numbers: the proven ones before it, when the FN made exactly this one document
+    const proven = known?.shiftNumber !== undefined && known.receiptNumber !== undefined && !receipt.correction && closed.fdNumber === fnBefore.lastFd + 1
+      ? { shiftNumber: known.shiftNumber, receiptNumber: known.receiptNumber + 1 }
+      : undefined;
+    const shift = proven ?? await this.bestEffort(
       () => this.exec(codec.passwordOnly(Cmd.FN_SHIFT_PARAMS, this.sysPwd), codec.decodeShiftParams),
       undefined,
     );
     const dateTime = closed.dateTime ?? (await this.bestEffort(async () => (await this.readDocument(closed.fdNumber))?.dateTime, undefined));
     const fnNumber = this.deviceInfo?.fnNumber ?? (await this.bestEffort(() => this.readFnNumber(), ''));
+    this.lastShort = undefined;
     const outcome = await this.bestEffort(() => this.settlePrint(true), 'still_printing' as PrintOutcome);
     if (outcome === 'paper_out') this.log.warn({ fd: closed.fdNumber }, 'shtrih: receipt fiscalized, paper ran out while printing');
+    const after = this.lastShort as codec.ShortStatus | undefined;
+    if (outcome === 'done' && after && after.mode === MODE_SHIFT_OPEN && shift && 'shiftNumber' in shift) {
+      // what this receipt's exchanges prove: the next brief status and the next receipt need no reads of their own
+      this.known.set({
+        mode: after.mode, submode: after.submode, receiptOpen: false, shift: 'open', shiftNumber: shift.shiftNumber, receiptNumber: shift.receiptNumber,
+        paper: this.paperState(after), coverOpen: (after.flags & FLAG_COVER_OPEN) !== 0, fn: { ...fnBefore, lastFd: closed.fdNumber },
+      }, true);
+    }
     return {
       fdNumber: closed.fdNumber,
       fiscalSign: closed.fiscalSign,
@@ -577,8 +616,10 @@ export class ShtrihDriver implements FiscalDriver {
     return this.exec(codec.passwordOnly(Cmd.FN_STATUS, this.sysPwd), codec.decodeFnStatus, { signal });
   }
 
-  private shortStatus(signal?: AbortSignal): Promise<codec.ShortStatus> {
-    return this.exec(codec.passwordOnly(Cmd.SHORT_STATUS, this.opPwd), codec.decodeShortStatus, { signal });
+  private async shortStatus(signal?: AbortSignal): Promise<codec.ShortStatus> {
+    const st = await this.exec(codec.passwordOnly(Cmd.SHORT_STATUS, this.opPwd), codec.decodeShortStatus, { signal });
+    this.lastShort = st;
+    return st;
   }
 
   /** A password-only command whose answer carries nothing we use. */
@@ -613,6 +654,7 @@ export class ShtrihDriver implements FiscalDriver {
     if (this.closed) throw new DriverError(DriverCodes.NOT_OPEN, 'retryable', 'the driver is closed');
     if (this.link && !this.link.gone) return this.link;
     const port = this.link === undefined && this.opts.port ? this.opts.port : await this.newPort();
+    this.known.reset(); // maybe another register
     this.link = new ShtrihLink(port, { logger: this.log, ...this.opts.link });
     return this.link;
   }

@@ -74,8 +74,8 @@ for (const delivery of ['sync', 'async', 'poll'] as PeerDelivery[]) {
     const before = codes(reg).length;
     const res = await driver.fiscalize(receipt());
     t.same(codes(reg).slice(before), [
-      '3F', '91 34', '3F', '56', '92', 'EA', 'EB', 'EA', 'EB', 'E8', 'E8', 'E8', 'E8', '99', '4A', '91 33', 'A4 10',
-    ]);
+      '3F', '91 34', '3F', '56', '92', 'EA', 'EB', 'EA', 'EB', 'E8', 'E8', 'E8', 'E8', '99', '4A', '91 33', 'A4 10', '3F',
+    ], 'a trailing 3F proves the state after the receipt');
     t.match(res, { fdNumber: 101, fiscalSign: 3000000101, dateTime: '2026-01-15T10:30', shiftNumber: 12, receiptNumber: 4, fnNumber: '9999078900001234', operation: 1, total: 180000, change: 0 });
     const c = reg.closed[0]!;
     t.equal(c.type, 1);
@@ -92,6 +92,37 @@ for (const delivery of ['sync', 'async', 'poll'] as PeerDelivery[]) {
     t.equal(reg.docs.length, 2);
   });
 }
+
+t.test('the state a receipt proves: the next brief status and the next receipt read nothing of their own', async (t) => {
+  const { reg, driver } = setup();
+  await driver.open();
+  await driver.fiscalize(receipt());
+  let before = codes(reg).length;
+  const st = await driver.status({ brief: true });
+  t.same(codes(reg).slice(before), [], 'brief status right after a receipt: no exchange');
+  t.match(st, { receiptOpen: false, shift: 'open', shiftNumber: 12, receiptNumber: 4, paper: 'ok', coverOpen: false });
+  t.equal(st.fn!.lastFd, 101, 'the FN last FD is the receipt\'s');
+  before = codes(reg).length;
+  const res = await driver.fiscalize(receipt());
+  t.same(codes(reg).slice(before), ['92', 'EA', 'EB', 'EA', 'EB', 'E8', 'E8', 'E8', 'E8', '99', '4A', '91 33', '3F'], 'no status reads around the second receipt');
+  t.match(res, { fdNumber: 102, shiftNumber: 12, receiptNumber: 5 });
+  // anything else forgets it: a full status reads the wire, and so does a brief one after another command
+  await driver.xReport();
+  before = codes(reg).length;
+  await driver.status({ brief: true });
+  t.ok(codes(reg).slice(before).includes('3F'), 'after another command the brief status reads the register');
+});
+
+t.test('the proven state expires with the clock: a brief status reads the register again after stateTtlMs', async (t) => {
+  const reg = new FakeAtol();
+  const driver = new AtolDriver({ port: reg.port, link: fastLink, pollIntervalMs: 1, stateTtlMs: 50 });
+  await driver.open();
+  await driver.fiscalize(receipt());
+  await new Promise((r) => setTimeout(r, 80));
+  const before = codes(reg).length;
+  await driver.status({ brief: true });
+  t.ok(codes(reg).slice(before).includes('3F'), 'clock too old: read from the wire');
+});
 
 t.test('EB bytes, 99 and 4A bytes as sent', async (t) => {
   const { reg, driver } = setup();

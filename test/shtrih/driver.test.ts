@@ -75,6 +75,46 @@ t.test('fiscalize: items, receipt tags, close; result from FF45, FF40, FF0A', as
   t.equal(reg.docs.get(45818)!.tail.readUIntLE(1, 5), 180000, 'the register saw the full payment');
 });
 
+t.test('the state a receipt proves: the next brief status and the next receipt read nothing of their own', async (t) => {
+  const reg = new FakeRegister();
+  reg.extendedAnswers = true;
+  const { driver } = setup(reg);
+  await driver.open();
+  await driver.status({ brief: true });
+  let before = reg.codes().length;
+  const r1 = await driver.fiscalize(receipt());
+  t.same(reg.codes().slice(before), ['FF46', 'FF46', 'FF0C', 'FF45', '10'], 'the status just read proves the state: no 10h/FF01 before, no FF40 after');
+  t.match(r1, { fdNumber: 45818, shiftNumber: 12, receiptNumber: 5 });
+  before = reg.codes().length;
+  const st = await driver.status({ brief: true });
+  t.same(reg.codes().slice(before), [], 'brief status right after a receipt: no exchange');
+  t.match(st, { mode: 2, receiptOpen: false, shift: 'open', shiftNumber: 12, receiptNumber: 5, paper: 'ok' });
+  t.equal(st.fn!.lastFd, 45818);
+  t.match(st.dateTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/, 'the register clock, extrapolated');
+  const r2 = await driver.fiscalize(receipt());
+  t.match(r2, { fdNumber: 45819, shiftNumber: 12, receiptNumber: 6 });
+  t.equal((await driver.status()).fn!.lastFd, 45819, 'a full status reads the register and agrees');
+  await driver.xReport();
+  before = reg.codes().length;
+  await driver.status({ brief: true });
+  t.ok(reg.codes().slice(before).includes('10'), 'after another command the brief status reads the register');
+});
+
+t.test('a failed receipt forgets the proven state: the next receipt reads the register first', async (t) => {
+  const reg = new FakeRegister();
+  reg.extendedAnswers = true;
+  const { driver } = setup(reg);
+  await driver.open();
+  await driver.fiscalize(receipt());
+  reg.mode = 4; // the shift was closed behind the driver's back (e.g. at the keyboard)
+  let before = reg.codes().length;
+  await rejection(driver.fiscalize(receipt({ items: [] as never })));
+  t.same(reg.codes().slice(before, before + 1), ['FF0C'], 'the proven state is used: the receipt is sent at once (no 10h), and refused');
+  before = reg.codes().length;
+  await driver.fiscalize(receipt());
+  t.same(reg.codes().slice(before, before + 2), ['10', 'E0'], 'the mode is read again and the closed shift opened');
+});
+
 t.test('fiscalize: FF45 with DATE_TIME needs no FF0A', async (t) => {
   const reg = new FakeRegister();
   reg.extendedAnswers = true;
