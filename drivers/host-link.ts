@@ -29,6 +29,13 @@ export class LinkError extends DriverError {
 export interface Logger {
   debug(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
+  /** pino's: lets a per-packet debug line skip building its fields (hex dumps) when debug is off */
+  isLevelEnabled?(level: string): boolean;
+}
+
+/** whether debug lines are written; a logger that cannot tell is asked to write them */
+export function debugOn(log: Logger): boolean {
+  return log.isLevelEnabled?.('debug') ?? log !== silentLogger;
 }
 
 export const silentLogger: Logger = { debug: () => undefined, warn: () => undefined };

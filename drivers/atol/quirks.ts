@@ -21,6 +21,12 @@ export interface AtolQuirks {
   /** how long to wait for an answer to C2 (not required); default 300 ms */
   ackWaitMs: number;
   /**
+   * With `ackResults`: a task's result is acknowledged in the packet that adds the next task (C5 ackTID flags TID
+   * payload, kkt-protocols.md §2.2) instead of a C2 of its own: one packet and one turnaround fewer per task. A
+   * device that refuses C5 (B4) gets C1 + C2 from then on. Default true.
+   */
+  ackWithNextAdd: boolean;
+  /**
    * ⚠ Synchronous answers vs asynchronous 0xF0 results: [A1] takes A3/A4 right in the answer to C1; [A3] completes a
    * task only on an asynchronous A6/A7 (packet ID 0xF0); [A4]/[A2] read the synchronous state of C1, then the
    * asynchronous result, and [A2] falls back to C3. Not a switch: the host accepts all of them — a result in the
@@ -101,6 +107,7 @@ export const TAX_ROWS: Readonly<Partial<Record<VatType, number>>> = {
 export const DEFAULT_QUIRKS: Readonly<AtolQuirks> = {
   ackResults: true,
   ackWaitMs: 300,
+  ackWithNextAdd: true,
   addFlags: 0x01,
   abortAfterError: true,
   pollMs: 500,

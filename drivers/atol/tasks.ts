@@ -20,7 +20,7 @@ import { DriverError } from '../types.ts';
 import { DriverCodes, hex2 } from './errors.ts';
 import { ASYNC_ID, Deframer, MAX_PACKET_ID, encodeFrame, hexOf, type Frame } from './frame.ts';
 import { DEFAULT_QUIRKS, type AtolQuirks } from './quirks.ts';
-import { LinkError, Mutex, silentLogger, type Delivery, type Logger } from '../host-link.ts';
+import { debugOn, LinkError, Mutex, silentLogger, type Delivery, type Logger } from '../host-link.ts';
 export { LinkError, Mutex, silentLogger, type Delivery, type Logger } from '../host-link.ts';
 
 export const Buf = { ADD: 0xc1, ACK: 0xc2, REQ: 0xc3, ABORT: 0xc4, ACK_ADD: 0xc5 } as const;
@@ -42,7 +42,7 @@ export const DEFAULT_TASK_TIMEOUTS: Readonly<Record<number, number>> = {
 };
 export const DEFAULT_TASK_TIMEOUT_MS = 30_000;
 
-export type LinkQuirks = Pick<AtolQuirks, 'ackResults' | 'ackWaitMs' | 'addFlags' | 'pollMs' | 'crcOverStuffed' | 'abortAfterError'>;
+export type LinkQuirks = Pick<AtolQuirks, 'ackResults' | 'ackWaitMs' | 'ackWithNextAdd' | 'addFlags' | 'pollMs' | 'crcOverStuffed' | 'abortAfterError'>;
 
 export interface LinkOptions {
   /** wait for the device's answer to one packet; default 1000 ms */
@@ -103,6 +103,10 @@ export class AtolLink {
   private readonly q: LinkQuirks;
   /** counters for tests and logs */
   readonly counters = { packets: 0, resends: 0, adds: 0, reqs: 0, acks: 0, aborts: 0, asyncs: 0 };
+  /** @internal the last task's result, to be acknowledged in the packet that adds the next one (C5) */
+  pendingAck: number | undefined;
+  /** @internal the device refused C5: C1 + C2 from now on */
+  noAckAdd = false;
 
   constructor(readonly port: BytePort, opts: LinkOptions = {}) {
     this.log = opts.logger ?? silentLogger;
@@ -158,6 +162,7 @@ export class AtolLink {
   /** @internal C4 outside the mutex (the task run holds it) */
   async abortNow(signal: AbortSignal | undefined, command: string): Promise<void> {
     this.counters.aborts++;
+    this.pendingAck = undefined; // C4 clears the buffer, results included
     for (let i = 0; ; i++) {
       const ans = await this.exchange(Buffer.from([Buf.ABORT]), signal, command);
       if (ans !== undefined) {
@@ -179,7 +184,7 @@ export class AtolLink {
       this.checkUsable(signal, command);
       const answer = this.waitFrame((f) => f.id === id, timeoutMs, signal);
       this.counters.packets++;
-      this.log.debug({ command, id, out: hexOf(data) }, 'atol: packet');
+      if (debugOn(this.log)) this.log.debug({ command, id, out: hexOf(data) }, 'atol: packet');
       await this.port.write(frame);
       const f = await answer;
       this.checkUsable(signal, command);
@@ -288,7 +293,7 @@ export class AtolLink {
 }
 
 function pick(q: AtolQuirks): LinkQuirks {
-  return { ackResults: q.ackResults, ackWaitMs: q.ackWaitMs, addFlags: q.addFlags, pollMs: q.pollMs, crcOverStuffed: q.crcOverStuffed, abortAfterError: q.abortAfterError };
+  return { ackResults: q.ackResults, ackWaitMs: q.ackWaitMs, ackWithNextAdd: q.ackWithNextAdd, addFlags: q.addFlags, pollMs: q.pollMs, crcOverStuffed: q.crcOverStuffed, abortAfterError: q.abortAfterError };
 }
 
 type Answer =
@@ -374,7 +379,12 @@ class TaskRun {
   /** C1; on a lost answer the state is asked with C3 (recover). */
   private async add(): Promise<Answer | undefined> {
     const s = this.link.settings;
-    const packet = Buffer.concat([Buffer.from([Buf.ADD, s.addFlags, this.tid]), this.payload]);
+    // the previous task's acknowledgement rides on this add (C5), when the device takes it
+    const ackTid = this.link.pendingAck;
+    this.link.pendingAck = undefined;
+    const packet = ackTid === undefined
+      ? Buffer.concat([Buffer.from([Buf.ADD, s.addFlags, this.tid]), this.payload])
+      : Buffer.concat([Buffer.from([Buf.ACK_ADD, ackTid, s.addFlags, this.tid]), this.payload]);
     this.link.counters.adds++;
     this.delivery = 'unknown';
     const ans = await this.link.exchange(packet, this.opts.signal, this.name);
@@ -382,7 +392,16 @@ class TaskRun {
       this.link.log.warn({ command: this.name, tid: this.tid }, 'atol: no answer to C1, asking the task state (C3)');
       return this.recover();
     }
-    return parseAnswer(ans, this.tid);
+    if (ackTid === undefined) return parseAnswer(ans, this.tid);
+    if (ans.length === 1 && ans[0] === St.ILLEGAL) {
+      // C5 unknown to this device: nothing was added (an illegal packet adds no task); C1 from now on
+      this.link.log.warn({ command: this.name }, 'atol: C5 (acknowledge + add) refused; C1 and C2 from now on');
+      this.link.noAckAdd = true;
+      this.delivery = 'not_sent';
+      return this.add();
+    }
+    // the answer to C5: the acknowledgement's status, then the add's answer
+    return parseAnswer(ans.subarray(1), this.tid);
   }
 
   /** The answer to C1 was lost: C3 tells whether the device has the task. */
@@ -478,6 +497,10 @@ class TaskRun {
     const s = this.link.settings;
     if (!s.ackResults) return;
     this.link.counters.acks++;
+    if (s.ackWithNextAdd && !this.link.noAckAdd) {
+      this.link.pendingAck = tid; // sent with the next add (C5)
+      return;
+    }
     try {
       await this.link.exchange(Buffer.from([Buf.ACK, tid]), undefined, this.name, s.ackWaitMs);
     } catch (err) {

@@ -1,6 +1,8 @@
 import t from 'tap';
 import { AtolLink, LinkError, type LinkOptions } from '../../drivers/atol/tasks.ts';
 import { AtolPeer, MemPort, fastLink, hex, peerFrame, type AtolPeerFaults, type PeerDelivery } from './peer.ts';
+import { Emulator } from '../../drivers/emulator/emulator.ts';
+import { duplexPair } from '../../drivers/emulator/duplex-pair.ts';
 
 const STATUS = hex('00 00 3F');
 const OK = hex('55 00 00');
@@ -25,7 +27,7 @@ async function linkError(p: Promise<unknown>): Promise<LinkError> {
 for (const delivery of ['sync', 'async', 'poll'] as const) {
   t.test(`result delivered ${delivery}: taken, then acknowledged with C2`, async (t) => {
     // async: the host's C3 poll must not come before the device's F0 packet (on a loaded machine 5 ms can)
-    const { peer, link } = setup(delivery, {}, delivery === 'async' ? { quirks: { pollMs: 300 } } : {});
+    const { peer, link } = setup(delivery, {}, { quirks: { ackWithNextAdd: false, ...(delivery === 'async' ? { pollMs: 300 } : {}) } });
     const r = await link.task(STATUS);
     t.same(r.data, hex('44 01 02'));
     t.equal(r.status, 'result');
@@ -36,6 +38,36 @@ for (const delivery of ['sync', 'async', 'poll'] as const) {
     t.equal(peer.tasks.size, 0, 'the device buffer is empty again');
   });
 }
+
+t.test('a device without C5: refused once (B4), then C1 and C2; every task runs once', async (t) => {
+  const { peer, link } = setup();
+  await link.task(STATUS);
+  t.equal(peer.count(0xc2), 0, 'the first result is acknowledged with the next add');
+  await link.task(STATUS);
+  await link.task(STATUS);
+  t.same(peer.executedCodes(), ['3F', '3F', '3F'], 'each task executed once');
+  t.equal(peer.count(0xc5), 1, 'C5 tried once');
+  t.equal(peer.count(0xc2), 2, 'then C2 for each result');
+});
+
+t.test('C5 on the emulator: the result of a task is acknowledged in the packet that adds the next', async (t) => {
+  const port = new MemPort();
+  const emu = new Emulator({ protocol: 'atol' });
+  const [host, device] = duplexPair();
+  emu.attach(device);
+  port.fromHost = (c) => void host.write(c);
+  host.on('data', (c: Buffer) => port.toHost(c));
+  t.teardown(() => emu.close());
+  const link = new AtolLink(port, { ...fastLink, quirks: { ...fastLink.quirks, pollMs: 5 } });
+  const first = await link.task(STATUS);
+  await link.task(STATUS);
+  await link.task(STATUS);
+  const kinds = port.written.map((f) => f[4]!); // FE LEN0 LEN1 ID, then the buffer command
+  t.same(kinds.filter((k) => k === 0xc1 || k === 0xc5 || k === 0xc2), [0xc1, 0xc5, 0xc5], 'C1, then C5 acknowledging the previous result; no C2');
+  const c5 = port.written.find((f) => f[4] === 0xc5)!;
+  t.equal(c5[5], first.tid, 'C5 names the task it acknowledges');
+  t.equal(first.status, 'result');
+});
 
 t.test('C1 bytes: flags 01 (need result), TID, then the command', async (t) => {
   const { peer, link } = setup();
