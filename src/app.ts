@@ -15,6 +15,8 @@ export interface AppOptions {
   logger: Logger;
   /** test hook: sees (and may fail) every LevelDB batch, e.g. to play a full disk */
   beforeWrite?: QueueOptions['beforeWrite'];
+  /** test hook: after every synced batch (a power-cut test keeps a copy of the database at each sync point) */
+  afterSync?: QueueOptions['afterSync'];
   /** dispatcher backoff after a device problem (default 200 ms doubling to 10 s) */
   backoff?: { minMs: number; maxMs: number };
 }
@@ -28,6 +30,7 @@ export async function buildGateway(o: AppOptions): Promise<Gateway> {
     retentionDays: config.queue.retention_days,
     logger: logger.child({ part: 'queue' }),
     ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}),
+    ...(o.afterSync ? { afterSync: o.afterSync } : {}),
   });
   const driverFactory = (device: PoolDeviceConfig) => registerDriverFactory(device, dir, logger.child({ part: 'driver', device: device.id }));
   return new Gateway({ config, logger, store, driverFactory, ...(o.backoff ? { backoff: o.backoff } : {}) });

@@ -39,6 +39,8 @@ export interface QueueOptions {
   logger?: Logger;
   /** called before every batch write with its operations; a throw fails the write (tests: counting, faults) */
   beforeWrite?: (ops: readonly Op[]) => void | Promise<void>;
+  /** called after every synced batch, still under the write lock (tests: a copy of the database at each sync point) */
+  afterSync?: () => void | Promise<void>;
 }
 
 interface Counters {
@@ -94,8 +96,11 @@ class Tx {
   readonly ops: Op[] = [];
   readonly after: Array<() => void> = [];
   readonly c: Counters;
-  constructor(c: Counters) {
+  /** whether the batch is synced; build() may relax it (a completion the FN can tell again) */
+  sync: boolean;
+  constructor(c: Counters, sync: boolean) {
     this.c = { ...c };
+    this.sync = sync;
   }
   put<V>(sub: Sub<V>, key: string, value: V): void {
     this.ops.push({ type: 'put', sublevel: sub, key, value });
@@ -122,6 +127,7 @@ export class QueueStore {
   private readonly clock: () => number;
   private readonly log: Logger | undefined;
   private readonly beforeWrite: QueueOptions['beforeWrite'];
+  private readonly afterSync: QueueOptions['afterSync'];
 
   private c: Counters = { nextSeq: 1, depth: 0, nextOutbox: 1, outboxDepth: 0, nextZ: 1 };
   /** the in-flight record of each register (by register id) */
@@ -147,6 +153,7 @@ export class QueueStore {
     this.clock = opts.clock ?? Date.now;
     this.log = opts.logger;
     this.beforeWrite = opts.beforeWrite;
+    this.afterSync = opts.afterSync;
   }
 
   /** Opens (creating if missing) the queue in `dir`. Reads the counters, the in-flight record and the head only. */
@@ -271,13 +278,21 @@ export class QueueStore {
   }
 
   /**
-   * Finishes a job in one synced batch: the job and its in-flight record go, the record gets its final status,
-   * the result messages enter the outbox. Returns false (and writes nothing) when the job is already gone.
+   * Finishes a job in one batch: the job and its in-flight record go, the record gets its final status, the result
+   * messages enter the outbox. Returns false (and writes nothing) when the job is already gone.
+   *
+   * The FN is the log of a printed receipt: a receipt `done` on a register whose in-flight record is on disk is
+   * completed WITHOUT its own sync. A power cut can lose only that completion (the register's next in-flight record
+   * is synced, and LevelDB's log is durable up to its last sync), and then the in-flight record is still there:
+   * the reconcile at the next start finds the receipt in the FN and publishes its result again. Failures and
+   * commands stay synced (a refused receipt must not be tried again, a cash-in must not be repeated).
    */
   complete(seq: number, outcome: Outcome): Promise<boolean> {
     return this.write(async (tx) => {
       const job = await this.jobs.get(pad(seq));
       if (job === undefined) return false;
+      const inflightOnDisk = [...this.current.values()].some((i) => i.seq === seq);
+      if (job.kind === 'receipt' && outcome.status === 'done' && inflightOnDisk) tx.sync = false;
       tx.del(this.jobs, pad(seq));
       tx.c.depth--;
       for (const [device, inflight] of this.current) {
@@ -511,14 +526,15 @@ export class QueueStore {
    */
   private write<T>(build: (tx: Tx) => T | Promise<T>, sync = true): Promise<T> {
     return this.exclusive(async () => {
-      const tx = new Tx(this.c);
+      const tx = new Tx(this.c, sync);
       let out: T;
       try {
         out = await build(tx);
         if (tx.ops.length > 0) {
           if (JSON.stringify(tx.c) !== JSON.stringify(this.c)) tx.put(this.meta, 'counters', tx.c);
           await this.beforeWrite?.(tx.ops);
-          await this.db.batch(tx.ops, { sync });
+          await this.db.batch(tx.ops, { sync: tx.sync });
+          if (tx.sync) await this.afterSync?.();
         }
       } catch (err) {
         this.log?.error({ err }, 'queue write failed');

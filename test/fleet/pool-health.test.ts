@@ -9,7 +9,7 @@ import { figures } from '../../src/fleet/state.ts';
 import type { DeviceStatus } from '../../drivers/types.ts';
 
 const NOW = Date.parse('2026-12-02T12:00:00Z');
-const status = (paper: DeviceStatus['paper']): DeviceStatus => ({ shift: 'open', shiftNumber: 3, receiptNumber: 1, paper, coverOpen: false, receiptOpen: false, dateTime: '2026-12-02T15:00:00', fn: { serial: '9960440300112233', lastFd: 10, warnings: [] } } as DeviceStatus);
+const status = (paper: DeviceStatus['paper']): DeviceStatus => ({ shift: 'open', shiftNumber: 3, receiptNumber: 1, paper, coverOpen: false, receiptOpen: false, dateTime: '2026-12-02T15:00:00', fn: { serial: '9960440300112233', lastFd: 10, warnings: [] } , mode: 2, submode: 0 } as unknown as DeviceStatus);
 const section = (id: string, name: string, up: boolean, paper: DeviceStatus['paper']): Record<string, unknown> => registerSection({
   id, name, port: `/dev/${id}`,
   link: { up, since: NOW - 60_000, lastOkAt: NOW - 1000, info: { protocol: 'shtrih', model: 'x', modelCode: 0, serial: id, firmware: '1' } as any },

@@ -96,6 +96,8 @@ export interface RigOptions {
   brokerOptions?: MosquittoOptions;
   /** passed to the gateway's queue store: sees every LevelDB batch, may fail it */
   beforeWrite?: (ops: readonly unknown[]) => void | Promise<void>;
+  /** passed to the gateway's queue store: called after every synced batch */
+  afterSync?: () => void | Promise<void>;
   backoff?: { minMs: number; maxMs: number };
   /** a broker the test started itself (the rig does not stop it) */
   externalBroker?: TestBroker;
@@ -162,10 +164,10 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
 }
 
 /** startGateway/stopGateway of a rig: the gateway in this process, built from `config`, kept in `holder().gateway` */
-export function inProcessGateway(holder: () => { gateway?: Gateway }, config: Config, o: Pick<RigOptions, 'beforeWrite' | 'backoff'>): Pick<Rig, 'startGateway' | 'stopGateway'> {
+export function inProcessGateway(holder: () => { gateway?: Gateway }, config: Config, o: Pick<RigOptions, 'beforeWrite' | 'afterSync' | 'backoff'>): Pick<Rig, 'startGateway' | 'stopGateway'> {
   return {
     async startGateway() {
-      const gw = await buildGateway({ config, logger: createLogger({ level: config.log.level, destination: process.stderr as any }), ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}), backoff: o.backoff ?? { minMs: 50, maxMs: 1000 } });
+      const gw = await buildGateway({ config, logger: createLogger({ level: config.log.level, destination: process.stderr as any }), ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}), ...(o.afterSync ? { afterSync: o.afterSync } : {}), backoff: o.backoff ?? { minMs: 50, maxMs: 1000 } });
       const ready = gw.ready();
       gw.start();
       await ready;
