@@ -31,7 +31,7 @@ export interface DeviceOptions {
   referenceCpuMs?: number;
   /** P7: the gateway's CPU per receipt while only ingesting (P1), when measured */
   ingestCpuMs?: number;
-  /** which of the three runs (default all) */
+  /** which of the runs (default all); `wire` is P2 on both protocols (the ATOL one on a gateway of its own) */
   run?: { overhead?: boolean; wire?: boolean; sustained?: boolean };
 }
 
@@ -70,7 +70,28 @@ export async function deviceRun(o: DeviceOptions): Promise<DeviceSections> {
   if (run.wire) out.p2 = await wire(o.burst, store, arrivals, reg);
   if (run.sustained) Object.assign(out, await sustained(o, store, arrivals, gw, resolve(config.data_dir, 'queue')));
   await gw.stop();
+  if (run.wire) {
+    const atol = await wireAtol(o.burst, broker.url);
+    out.p2 = { rows: [...out.p2!.rows, ...atol.rows], notes: [...out.p2!.notes, ...atol.notes] };
+  }
   return out;
+}
+
+/** P2 on the ATOL protocol: its own emulator (ATOL v3 front-end), gateway and store, the same burst */
+async function wireAtol(n: number, brokerUrl: string): Promise<Section> {
+  const reg = await h.register({ emulator: { protocol: 'atol' } });
+  const dir = h.tempDir('device-atol');
+  const config = h.gatewayConfig(dir, brokerUrl, reg.pty.path, { gateway_id: 'bench-atol', device: { protocol: 'atol' } });
+  const store = await h.storeClient(brokerUrl, config.mqtt.base_topic);
+  const arrivals = new h.Arrivals(store);
+  const gw = h.spawnGateway(config, dir);
+  await h.waitOnline(arrivals, gw.spawnedAt, gw);
+  for (let i = 0; i < WARM_UP; i++) await store.publish('receipt', h.receiptJson(`warm-atol-${i}`));
+  await arrivals.until(() => arrivals.done.size >= WARM_UP, 'the ATOL warm-up receipts', 60_000);
+  const section = await wire(n, store, arrivals, reg, 'ATOL');
+  await gw.stop();
+  await reg.close();
+  return section;
 }
 
 // ------------------------------------------------------------------------------------------------ P3
@@ -123,13 +144,13 @@ async function overhead(n: number, store: h.StoreClient, arrivals: h.Arrivals, r
 
 // ------------------------------------------------------------------------------------------------ P2
 
-async function wire(n: number, store: h.StoreClient, arrivals: h.Arrivals, reg: h.Register): Promise<Section> {
+async function wire(n: number, store: h.StoreClient, arrivals: h.Arrivals, reg: h.Register, protocol: 'Shtrih' | 'ATOL' = 'Shtrih'): Promise<Section> {
   const line = reg.line;
   await h.sleep(200);
   line.setBaud(BAUD);
   const s0 = line.stats();
   line.resetWindow();
-  const ids = Array.from({ length: n }, (_, i) => `p2-${i}`);
+  const ids = Array.from({ length: n }, (_, i) => `p2-${protocol}-${i}`);
   await Promise.all(ids.map((id) => store.publish('receipt', h.receiptJson(id))));
   let snapshot: { stats: ReturnType<typeof line.stats>; window: ReturnType<typeof line.window> } | undefined;
   await arrivals.until(() => {
@@ -145,13 +166,14 @@ async function wire(n: number, store: h.StoreClient, arrivals: h.Arrivals, reg: 
   const rate = (n * 1000) / elapsed;
   const limit = (n * 1000) / busyMs;
   const emuMs = s1.emulatorMs - s0.emulatorMs;
-  h.progress(`P2: ${n} receipts at ${BAUD} baud`);
+  h.progress(`P2 ${protocol}: ${n} receipts at ${BAUD} baud`);
+  const frames = (s1.frames - s0.frames) / n;
   return {
     rows: [
       {
         id: 'P2',
-        figure: `wire efficiency (${BAUD} baud)`,
-        value: `${fmt.num(rate)} receipts/s`,
+        figure: `wire efficiency, ${protocol} (${BAUD} baud)`,
+        value: `${fmt.num(rate)} receipts/s; ${fmt.num(frames, 0)} exchanges, ${fmt.int(bytes / n)} B per receipt`,
         baseline: `${fmt.num(limit)} receipts/s line limit`,
         ratio: fmt.ratio(rate / limit),
         goal: '≥ 0.85× limit',
@@ -159,7 +181,7 @@ async function wire(n: number, store: h.StoreClient, arrivals: h.Arrivals, reg: 
       },
     ],
     notes: [
-      `P2: a burst of ${n} receipts, print time 0, both directions paced at ${BAUD} baud 8N1; ${fmt.int(bytes / n)} bytes per receipt on the line (host→register ${fmt.int((s1.hostToDevice - s0.hostToDevice) / n)}, register→host ${fmt.int((s1.deviceToHost - s0.deviceToHost) / n)}, ${fmt.num((s1.frames - s0.frames) / n, 0)} request frames) = ${fmt.ms(busyMs / n)} of line time per receipt; measured ${fmt.ms(elapsed / n)} per receipt from the first byte of the burst to the last, of which the emulator's own time ${fmt.ms(emuMs / n)} and the rest (${fmt.ms((elapsed - busyMs - emuMs) / n)}) is the line standing idle on the host side (gateway, serialport, socat pty), including ${fmt.ms((s1.lateMs - s0.lateMs) / n)} by which the bench's line model delivered chunks late.`,
+      `P2 (${protocol}): a burst of ${n} receipts, print time 0, both directions paced at ${BAUD} baud 8N1; ${fmt.int(bytes / n)} bytes per receipt on the line (host→register ${fmt.int((s1.hostToDevice - s0.hostToDevice) / n)}, register→host ${fmt.int((s1.deviceToHost - s0.deviceToHost) / n)}, ${fmt.num(frames, 1)} request frames${protocol === 'ATOL' ? ': every packet the host sent, task layer included (add task, acknowledge, ask for a result)' : ', one per command'}) = ${fmt.ms(busyMs / n)} of line time per receipt; measured ${fmt.ms(elapsed / n)} per receipt from the first byte of the burst to the last, of which the emulator's own time ${fmt.ms(emuMs / n)} and the rest (${fmt.ms((elapsed - busyMs - emuMs) / n)}) is the line standing idle on the host side (gateway, serialport, socat pty), including ${fmt.ms((s1.lateMs - s0.lateMs) / n)} by which the bench's line model delivered chunks late.`,
     ],
   };
 }

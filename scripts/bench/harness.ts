@@ -122,7 +122,7 @@ export interface Register {
 export async function register(o: { baud?: number; emulator?: EmulatorOptions } = {}): Promise<Register> {
   const emulator = new Emulator({ ...o.emulator });
   const pty = await createPty();
-  const line = new Line(pty.stream, { baud: o.baud ?? 0 });
+  const line = new Line(pty.stream, { baud: o.baud ?? 0, protocol: o.emulator?.protocol ?? 'shtrih' });
   emulator.attach(line.device);
   let closed = false;
   const close = async (): Promise<void> => {
@@ -205,13 +205,13 @@ export interface Gateway {
  * The real gateway process with a configuration file (`run --config FILE`), as systemd starts it: plain node, no
  * NODE_OPTIONS; `runner` (useRunner) says which entry point. Stopped with SIGTERM (SIGKILL after 20 s).
  */
-export function spawnGateway(config: Config, dir: string, o: { env?: NodeJS.ProcessEnv; runner?: RunnerKind } = {}): Gateway {
+export function spawnGateway(config: Config, dir: string, o: { env?: NodeJS.ProcessEnv; runner?: RunnerKind; nodeArgs?: string[] } = {}): Gateway {
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
   const script = o.runner === 'tsx' || !runner ? join(ROOT, 'bin', 'kkt-gateway.js') : runner.script;
   const env = o.env ?? {};
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [script, 'run', '--config', file], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), script, 'run', '--config', file], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (c: Buffer): void => void (out = (out + c.toString()).slice(-65536));
   child.stdout!.on('data', keep);

@@ -15,12 +15,17 @@ import { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 
 const STX = 0x02;
+/** ATOL v3: FE LEN0 LEN1 ID DATA… CRC, DATA and CRC stuffed (FE → FD EE, FD → FD ED) */
+const ATOL_STX = 0xfe;
+const ATOL_ESC = 0xfd;
 /** deliveries due within this are waited for with setImmediate, not a timer */
 const SPIN_MS = 1.5;
 
 export interface LineOptions {
   /** 0 = instant (no pacing) */
   baud?: number;
+  /** how request frames are found: Shtrih-M `STX LEN … LRC` (default) or ATOL v3 `FE LEN0 LEN1 ID DATA CRC` */
+  protocol?: 'shtrih' | 'atol';
 }
 
 interface Pending {
@@ -118,6 +123,9 @@ export class Line {
   private first = Infinity;
   private last = -Infinity;
   private rx: number[] | undefined;
+  /** ATOL: the frame being read (header bytes seen, unstuffed bytes of ID+DATA+CRC still due, an escape pending) */
+  private atolRx: { header: number[]; due: number; esc: boolean } | undefined;
+  private readonly protocol: 'shtrih' | 'atol';
   private requestAt: number | undefined;
   private frames = 0;
   private emulatorMs = 0;
@@ -127,6 +135,7 @@ export class Line {
 
   constructor(private readonly host: Duplex, opts: LineOptions = {}) {
     const baud = opts.baud ?? 0;
+    this.protocol = opts.protocol ?? 'shtrih';
     const mark = (_n: number, start: number, end: number): void => {
       if (start < this.first) this.first = start;
       if (end > this.last) this.last = end;
@@ -145,6 +154,11 @@ export class Line {
 
   /** bytes delivered to the emulator: find the end of each request frame (STX LEN payload LRC) */
   private toDevice(chunk: Buffer): void {
+    if (this.protocol === 'atol') {
+      this.atolFrames(chunk);
+      this.device.push(chunk);
+      return;
+    }
     for (const b of chunk) {
       if (this.rx) {
         this.rx.push(b);
@@ -161,9 +175,36 @@ export class Line {
     this.device.push(chunk);
   }
 
+  /** ATOL v3 request frames: FE, LEN0, LEN1, then ID + LEN data bytes + CRC, unstuffed */
+  private atolFrames(chunk: Buffer): void {
+    for (const b of chunk) {
+      if (b === ATOL_STX) {
+        this.atolRx = { header: [], due: -1, esc: false };
+        continue;
+      }
+      const rx = this.atolRx;
+      if (!rx) continue;
+      if (rx.due < 0) {
+        rx.header.push(b);
+        if (rx.header.length === 2) rx.due = (rx.header[0]! & 0x7f) + (rx.header[1]! << 7) + 2; // ID + DATA + CRC
+        continue;
+      }
+      if (b === ATOL_ESC && !rx.esc) {
+        rx.esc = true; // a stuffed byte of DATA or CRC (the ID is never FE/FD)
+        continue;
+      }
+      rx.esc = false;
+      if (--rx.due === 0) {
+        this.atolRx = undefined;
+        this.requestAt = performance.now();
+        this.frames++;
+      }
+    }
+  }
+
   /** bytes written by the emulator: an answer frame ends the emulator's time for the request before it */
   private fromDevice(chunk: Buffer): void {
-    if (chunk[0] === STX && this.requestAt !== undefined) {
+    if ((chunk[0] === (this.protocol === 'atol' ? ATOL_STX : STX)) && this.requestAt !== undefined) {
       this.emulatorMs += performance.now() - this.requestAt;
       this.requestAt = undefined;
     }
