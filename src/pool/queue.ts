@@ -115,11 +115,21 @@ export class PoolQueue {
       }
       if (this.claimed.size > 0) return undefined; // an earlier job is on its way to its register: it starts first
       const started = new Set([...store.inflightAll().values()].map((i) => i.seq));
+      // commands pinned to a register that cannot take them now (link down, blocked) do not hold back the others:
+      // the order guarantee is the receipts'; a command keeps its place on its own register
+      const skipped = new Set<number>();
       for (;;) {
-        const job = (await store.peek(started.size + 1)).find((j) => !started.has(j.seq));
+        const job = (await store.peek(started.size + skipped.size + 1)).find((j) => !started.has(j.seq) && !skipped.has(j.seq));
         if (!job) return undefined;
         const route = this.route(job);
         const registers = this.d.registers();
+        if (job.kind === 'command' && route.device !== undefined && route.device !== reg.id) {
+          const owner = registers.find((r) => r.id === route.device);
+          if (owner && !healthy(owner) && skipped.size < 64) {
+            skipped.add(job.seq);
+            continue;
+          }
+        }
         const fitting = registers.filter((r) => fits(route, targetOf(r)));
         if (fitting.length === 0) {
           // accepted when a register fitted; none does now (configuration changed): a typed failure, not a wait

@@ -181,3 +181,27 @@ t.test('routing by INN between registers of two legal entities; a pin; what no r
   await finals(rig, ['pin-ok']);
   t.match(rig.store.final('pin-ok'), { status: 'done', device: 'ooo' });
 });
+
+t.test('a command pinned to a register that went silent does not hold back the receipts others can print', async (t) => {
+  const { runControl } = await import('../../drivers/emulator/control.ts');
+  const rig = await makePoolRig({
+    registers: [
+      { id: 'a', protocol: 'shtrih', device: { answer_timeout_ms: 500 } },
+      { id: 'b', protocol: 'atol' },
+    ],
+    config: { mqtt: { health_interval: 1 } },
+  });
+  t.teardown(() => rig.close());
+  await rig.startGateway();
+  await rig.store.publish('receipt', { ...sampleReceipt('warm-a'), device: 'a' });
+  await finals(rig, ['warm-a']);
+  runControl(rig.emulators.get('a')!, 'silent on');
+  const x = command(rig, 'x_report', { device: 'a' });
+  await rig.store.until(() => !rig.gateway!.register('a').link.state.up || !!rig.gateway!.register('a').dispatcher.state.blocked, 'a seen away', 30_000);
+  const ids = ['after-0', 'after-1', 'after-2'];
+  for (const id of ids) await rig.store.publish('receipt', sampleReceipt(id));
+  await finals(rig, ids, 30_000);
+  for (const id of ids) t.match(rig.store.final(id), { status: 'done', device: 'b' }, `${id} printed on b while a is away`);
+  runControl(rig.emulators.get('a')!, 'silent off');
+  t.match(await x, { status: 'ok', device: 'a' }, 'the X-report runs on a once it answers again');
+});
