@@ -80,10 +80,16 @@ class SerialBytePort extends PortBase implements BytePort {
     sp.on('error', (err) => this.emitGone(err ?? new Error(`${path} failed`)));
   }
 
+  /**
+   * Resolves once the bytes are handed to the OS (serialport's write callback), not after a drain (tcdrain in libuv's
+   * pool: one more thread-pool round trip per write, three per exchange). Nothing here needs the bytes to have left
+   * the UART: the answer is read from the data listener whenever it comes, and the protocols' answer timeouts (≥ 1 s)
+   * cover a whole frame's transmission even at 9600 baud.
+   */
   write(data: Buffer): Promise<void> {
     if (this.gone) return Promise.reject(this.gone);
     return new Promise((resolve, reject) => {
-      this.sp.write(data, (err) => (err ? reject(err) : this.sp.drain((e) => (e ? reject(e) : resolve()))));
+      this.sp.write(data, (err) => (err ? reject(err) : resolve()));
     });
   }
 
