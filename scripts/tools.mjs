@@ -22,6 +22,7 @@ import { delimiter, join } from 'node:path';
 export const TOOLS = Object.freeze([
   { name: 'socat', apt: 'socat', neededBy: 'kkt-emulator --pty and the serial-link tests (the emulator on a pseudo-terminal)' },
   { name: 'mosquitto', apt: 'mosquitto', neededBy: 'the tests against a real MQTT broker (TLS, passwords, broker restarts)' },
+  { name: 'mosquitto_sub', apt: 'mosquitto-clients', neededBy: 'test/client/cli-flow.test.ts (the README\'s mosquitto_pub / mosquitto_sub flow)' },
   { name: 'openssl', apt: 'openssl', neededBy: 'the TLS tests (they make their own certificates)' },
   { name: 'promtool', apt: 'prometheus', neededBy: 'test/fleet/deploy-docs.test.ts (checks and unit-tests docs/fleet/alerts.yml)' },
   { name: 'udevadm', apt: 'udev', neededBy: 'scripts/install.sh (it reloads the udev rule for the register)' },
