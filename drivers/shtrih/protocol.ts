@@ -204,7 +204,9 @@ class Exchange {
       if (++this.badFrames >= this.s.retries) throw this.fail(DriverCodes.LINK_ERROR, `${this.badFrames} damaged answers`);
       return undefined;
     }
-    await this.write(ACK);
+    // not awaited: the answer is ours already, and the port keeps the order of writes (the next ENQ goes after this
+    // ACK). A lost ACK leaves the answer pending on the device; the next ENQ finds it (ACK) and discards it.
+    this.write(ACK).catch(() => undefined);
     this.troubled = false;
     return payload;
   }
