@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { makeRig, type Rig } from '../helpers/rig.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { sampleReceipt } from '../../src/cli/sample.ts';
+import { localMs } from '../../src/gateway/shifts.ts';
 
 const H = 3600_000;
 const docs = (rig: Rig): any[] => readJournal(join(rig.dir, 'fn.jsonl')).documents as any[];
@@ -71,6 +72,10 @@ t.test('a shift left running past its closing time in the emulator\'s advanced c
 
   // 3 h later by the register's clock: past close_at. Receipts published now wait for the close and the new shift.
   rig.emulator.advanceClock(3 * H);
+  // the driver extrapolates the register's clock between reads (up to stateTtlMs, 10 s): a clock that jumps is seen
+  // at the next full read — the gateway's status poll (health_interval 1 s here)
+  const advanced = rig.emulator.clock.localMs() - 5000;
+  await rig.store.until(() => localMs(rig.gateway?.registers[0]?.device?.status.dateTime ?? '') >= advanced, 'the gateway reads the advanced clock');
   const burst = [];
   for (let i = 0; i < 5; i++) burst.push(await sell(rig, `s2-${i}`));
   await allDone(rig, burst);
