@@ -18,8 +18,9 @@ import * as path from 'node:path';
 const USAGE = `kkt-gateway — MQTT → fiscal register (ККТ) gateway
 
 Usage:
-  kkt-gateway run   [--config FILE] [--mqtt-url URL] [--base-topic T] [--device PATH|tcp://host:port]
+  kkt-gateway run   [--config FILE] [--mqtt-url URL] [--base-topic T] [--device [ID=]PATH|tcp://host:port]…
                     [--data-dir DIR] [--web-port N]
+                                    --device repeated: a pool of registers (ids kkt1, kkt2… unless ID= is given)
   kkt-gateway ports [--device PATH|tcp://host:port]… [--no-probe]
                                     list serial/USB candidates and ask each which register answers
   kkt-gateway demo  [--once] [--protocol shtrih|atol]
