@@ -3,6 +3,7 @@
  * configuration, and which changes take effect at once or need a restart.
  */
 import { parseConfig, REDACTED, type Config, type ConfigOverrides } from '../config/index.ts';
+import { DEFAULT_DEVICE_ID } from '../config/devices.ts';
 
 /**
  * Sections read at each use by the running gateway (fiscal validation, cashier, shift schedule, watch limits,
@@ -22,6 +23,7 @@ export function forBrowser(cfg: Config | Json): Json {
   const out = structuredClone(cfg) as Json;
   if (out.mqtt?.password !== undefined) out.mqtt.password = REDACTED;
   if (out.device && typeof out.device === 'object' && out.device.password !== undefined) out.device.password = REDACTED;
+  if (Array.isArray(out.devices)) for (const d of out.devices) if (d && typeof d === 'object' && d.password !== undefined) d.password = REDACTED;
   const keys = out.security?.signing?.keys;
   if (Array.isArray(keys)) for (const k of keys) if (k && typeof k === 'object' && k.secret !== undefined) k.secret = REDACTED;
   return out;
@@ -46,6 +48,16 @@ export function nextConfig(edited: unknown, current: Config | Json | undefined, 
       if (cur.device?.password === undefined) delete device.password;
       else device.password = cur.device.password;
     }
+    // a register of a pool keeps its password by its id (the list may have been reordered or grown)
+    const oldDevices: Json[] = Array.isArray(cur.devices) ? cur.devices : cur.device && typeof cur.device === 'object' ? [{ ...cur.device, id: cur.device.id ?? DEFAULT_DEVICE_ID }] : [];
+    if (Array.isArray(next.devices)) {
+      for (const d of next.devices as Json[]) {
+        if (!d || d.password !== REDACTED) continue;
+        const old = oldDevices.find((o) => o && o.id === d.id);
+        if (old?.password === undefined) delete d.password;
+        else d.password = old.password;
+      }
+    }
     const keys = next.security?.signing?.keys;
     const oldKeys: Json[] = Array.isArray(cur.security?.signing?.keys) ? cur.security.signing.keys : [];
     if (Array.isArray(keys)) {
@@ -58,6 +70,40 @@ export function nextConfig(edited: unknown, current: Config | Json | undefined, 
     }
   }
   return parseConfig(next, overrides, typeof cur.gateway_id === 'string' && cur.gateway_id ? cur.gateway_id : undefined);
+}
+
+/**
+ * The settings page's view of one register: its entry of `devices` (by id; the first without one) copied to
+ * `config.device`, with where it lives in the file (`devices.<i>`, or `device` for a single register).
+ */
+export function registerView(cfg: Json, device?: string): { config: Json; register: { id: string; path: string } | null } {
+  if (Array.isArray(cfg.devices) && cfg.devices.length > 0) {
+    const i = device === undefined ? 0 : cfg.devices.findIndex((x: Json) => x && x.id === device);
+    if (i < 0) return { config: cfg, register: null };
+    return { config: { ...cfg, device: structuredClone(cfg.devices[i]) }, register: { id: String(cfg.devices[i].id), path: `devices.${i}` } };
+  }
+  if (cfg.device && typeof cfg.device === 'object') return { config: cfg, register: { id: String(cfg.device.id ?? DEFAULT_DEVICE_ID), path: 'device' } };
+  return { config: cfg, register: null };
+}
+
+/** The page's edit of a register view made a configuration again: `config.device` goes back into its `devices` entry. */
+export function fromRegisterView(edited: unknown, device?: string): unknown {
+  if (!edited || typeof edited !== 'object' || Array.isArray(edited)) return edited;
+  const e = edited as Json;
+  if (!Array.isArray(e.devices) || !e.device || typeof e.device !== 'object') return edited;
+  const id = device ?? e.device.id;
+  const i = e.devices.findIndex((x: Json) => x && x.id === id);
+  if (i < 0) return edited;
+  const { device: reg, ...rest } = e;
+  return { ...rest, devices: e.devices.map((x: Json, k: number) => (k === i ? { ...reg, id: x.id } : x)) };
+}
+
+/** the registers a configuration file lists, as far as it can be read (safe mode) */
+export function registersOfRaw(raw: unknown): Array<{ id: string; name: string | null; port: string; protocol: string | null }> {
+  const r = (raw && typeof raw === 'object' ? raw : {}) as Json;
+  const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  const list: Json[] = Array.isArray(r.devices) ? r.devices.filter((x: unknown) => x && typeof x === 'object') : r.device && typeof r.device === 'object' ? [{ ...r.device, id: r.device.id ?? DEFAULT_DEVICE_ID }] : [];
+  return list.filter((x) => typeof x.id === 'string').map((x) => ({ id: x.id as string, name: str(x.name), port: str(x.port) ?? '', protocol: str(x.protocol) }));
 }
 
 function leaves(v: unknown, prefix: string, out: Map<string, string>): void {

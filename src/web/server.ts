@@ -22,14 +22,14 @@ import type { Gateway } from '../service.ts';
 import type { RecordStatus } from '../queue/types.ts';
 import { MIN_PASSWORD, type Session } from './auth.ts';
 import { pageApp } from './page-app.ts';
-import { applyLive, forBrowser, nextConfig } from './config-edit.ts';
+import { applyLive, forBrowser, nextConfig, registerView, registersOfRaw, fromRegisterView } from './config-edit.ts';
 
 /** the page's files: src/web/public from the sources, dist/public in the production bundle (scripts/build.mjs) */
 export const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 const COOKIE = 'kkt_session';
 
 /** What the page needs of the running gateway. */
-export type WebGateway = Pick<Gateway, 'config' | 'health' | 'checkLink' | 'submitReceipt' | 'submitCommand' | 'shiftBook' | 'currentFigures' | 'documentCopy' | 'republish' | 'store'>;
+export type WebGateway = Pick<Gateway, 'config' | 'registers' | 'health' | 'checkLink' | 'submitReceipt' | 'submitCommand' | 'shiftBook' | 'currentFigures' | 'documentCopy' | 'republish' | 'store'>;
 
 export interface WebDeps {
   logger: Logger;
@@ -178,10 +178,29 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
 
   app.get('/api/status', async () => statusBody());
 
-  app.post('/api/check', { onRequest: csrf }, async (_req, reply) => {
+  // ---- the registers of the pool («Выбор кассы ККМ»): `device` (query or body) names one of them --------------------
+  const registerList = (): Array<{ id: string; name: string | null; port: string; protocol: string | null }> =>
+    d.gateway
+      ? d.gateway.registers.map((r) => ({ id: r.id, name: r.name || null, port: r.port, protocol: r.conf.protocol ?? null }))
+      : registersOfRaw(d.safeMode?.raw);
+  /** the register a request names: undefined when it names none, null once a 400 UNKNOWN_DEVICE has been sent */
+  const deviceOf = (req: FastifyRequest, reply: FastifyReply, from: 'query' | 'body' = 'query'): string | undefined | null => {
+    const id = ((from === 'query' ? req.query : req.body) as { device?: unknown } | null | undefined)?.device;
+    if (id === undefined || id === null || id === '') return undefined;
+    const ids = registerList().map((r) => r.id);
+    if (typeof id === 'string' && ids.includes(id)) return id;
+    send(reply, 400, { code: 'UNKNOWN_DEVICE', field: 'device', message: `no register with the id ${JSON.stringify(id)} (${ids.join(', ')})` });
+    return null;
+  };
+
+  app.get('/api/devices', async () => ({ devices: registerList() }));
+
+  app.post('/api/check', { onRequest: csrf }, async (req, reply) => {
     const g = gw(reply);
     if (!g) return reply;
-    return reply.send(await g.checkLink());
+    const device = deviceOf(req, reply, 'body');
+    if (device === null) return reply;
+    return reply.send(await g.checkLink(device));
   });
 
   app.get('/api/events', (req, reply) => {
@@ -209,9 +228,13 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
   });
 
   // ---- settings --------------------------------------------------------------------------------------------------
-  app.get('/api/config', async (_req, reply) => {
-    if (d.gateway) return reply.send({ config: forBrowser(d.gateway.config), file: d.configFile });
-    return reply.send({ config: d.safeMode?.raw ? forBrowser(d.safeMode.raw as Record<string, unknown>) : null, file: d.configFile, problems: d.safeMode?.problems ?? [] });
+  // `?device=<id>`: that register's settings as `config.device` (the first register's without it); a save puts them
+  // back where they live — `devices[i]` when the configuration lists `devices`, `device` otherwise
+  app.get('/api/config', async (req, reply) => {
+    const device = deviceOf(req, reply);
+    if (device === null) return reply;
+    if (d.gateway) return reply.send({ ...registerView(forBrowser(d.gateway.config), device), file: d.configFile });
+    return reply.send({ ...(d.safeMode?.raw ? registerView(forBrowser(d.safeMode.raw as Record<string, unknown>), device) : { config: null }), file: d.configFile, problems: d.safeMode?.problems ?? [] });
   });
 
   const saveEdited = async (edited: unknown, reply: FastifyReply): Promise<FastifyReply> => {
@@ -230,7 +253,11 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
     return reply.send({ saved: true, ...report, restart_required: report.restart.length > 0 });
   };
 
-  app.put('/api/config', { onRequest: csrf }, async (req, reply) => saveEdited((req.body as { config?: unknown } | undefined)?.config, reply));
+  app.put('/api/config', { onRequest: csrf }, async (req, reply) => {
+    const device = deviceOf(req, reply, 'body');
+    if (device === null) return reply;
+    return saveEdited(fromRegisterView((req.body as { config?: unknown } | undefined)?.config, device), reply);
+  });
 
   app.get('/api/config/backup', async (_req, reply) => {
     const body = forBrowser(d.gateway ? d.gateway.config : ((d.safeMode?.raw ?? {}) as Record<string, unknown>));
@@ -261,15 +288,31 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
     const g = gw(reply);
     if (!g) return reply;
     const limit = Math.min(Math.max(Number((req.query as { limit?: string }).limit) || 100, 1), 1000);
-    const [reports, book, figures] = await Promise.all([g.store.listZReports(limit), g.shiftBook(), g.currentFigures()]);
-    return reply.send({ reports: reports.map((z) => z.report), book: book ?? null, register: figures ?? null });
+    const device = deviceOf(req, reply);
+    if (device === null) return reply;
+    // one register's Z-reports (those made before the pool are the first register's); every register's without `device`
+    const ids = g.registers.map((r) => r.id);
+    const one = device ?? (ids.length === 1 ? ids[0] : undefined);
+    const filter = one !== undefined && ids.length > 1;
+    const [stored, book, figures] = await Promise.all([
+      g.store.listZReports(filter ? Math.min(limit * ids.length, 1000) : limit),
+      one !== undefined ? g.shiftBook(one) : undefined,
+      one !== undefined ? g.currentFigures(one) : undefined,
+    ]);
+    const reports = stored.map((z) => z.report as { device?: string }).filter((z) => !filter || (z.device ?? ids[0]) === one).slice(0, limit);
+    return reply.send({ device: one ?? null, reports, book: book ?? null, register: figures ?? null });
   });
 
-  app.post('/api/zreports', { onRequest: csrf }, async (_req, reply) => {
+  app.post('/api/zreports', { onRequest: csrf }, async (req, reply) => {
     const g = gw(reply);
     if (!g) return reply;
-    const id = await g.submitCommand('close_shift', `web-${randomUUID()}`, { reason: 'web' });
-    return reply.send({ queued: true, id });
+    const device = deviceOf(req, reply, 'body');
+    if (device === null) return reply;
+    if (device === undefined && g.registers.length > 1) {
+      return send(reply, 400, { code: 'DEVICE_REQUIRED', field: 'device', message: `this gateway has ${g.registers.length} registers: say which (device)` });
+    }
+    const id = await g.submitCommand('close_shift', `web-${randomUUID()}`, { reason: 'web', ...(device !== undefined ? { device } : {}) });
+    return reply.send({ queued: true, id, device: device ?? g.registers[0]?.id ?? null });
   });
 
   // ---- receipts journal and manual receipts ----------------------------------------------------------------------
@@ -331,8 +374,10 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
     if (!rec) return send(reply, 404, { code: 'NOT_FOUND', message: 'no receipt with this external_id' });
     const fd = (rec.result as { payload?: { fiscal_document_number?: number } } | undefined)?.payload?.fiscal_document_number;
     if (rec.status !== 'done' || !fd) return send(reply, 409, { code: 'NOT_FISCALIZED', message: 'the receipt has no fiscal document' });
+    // the register that printed it (a receipt from before the pool: the first register)
+    const device = (rec.result as { device?: string } | undefined)?.device ?? g.registers[0]?.id;
     try {
-      const copy = await g.documentCopy(fd);
+      const copy = await g.documentCopy(fd, device);
       if (!copy) return send(reply, 404, { code: 'NOT_IN_FN', message: `the FN has no document ${fd}` });
       return reply.send({ fiscal_document_number: fd, copy });
     } catch (err) {

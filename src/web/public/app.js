@@ -22,7 +22,7 @@ const DICT = {
     'settings.detected': 'Найденные устройства', 'settings.typed': 'или укажите путь вручную', 'settings.refresh': 'Обновить список', 'settings.noPorts': 'Устройства не найдены',
     'settings.secretKeep': 'не менять', 'settings.password': 'Пароль страницы', 'settings.currentPassword': 'Текущий пароль', 'settings.newPassword': 'Новый пароль', 'settings.changePassword': 'Сменить пароль', 'settings.passwordChanged': 'Пароль изменён.',
     'f.mqtt.url': 'Адрес брокера (mqtt:// или mqtts://)', 'f.mqtt.client_id': 'Client ID', 'f.mqtt.base_topic': 'Базовый топик', 'f.mqtt.username': 'Пользователь', 'f.mqtt.password': 'Пароль', 'f.mqtt.ca': 'Файл CA (TLS)', 'f.mqtt.cert': 'Сертификат клиента (TLS)', 'f.mqtt.key': 'Ключ клиента (TLS)', 'f.mqtt.protocol_version': 'Версия MQTT',
-    'f.device.port': 'Порт кассы', 'f.device.protocol': 'Протокол', 'f.device.baud_rate': 'Скорость, бод', 'f.device.password': 'Пароль администратора кассы',
+    'f.device.name': 'Название кассы', 'f.device.port': 'Порт кассы', 'f.device.protocol': 'Протокол', 'f.device.baud_rate': 'Скорость, бод', 'f.device.password': 'Пароль администратора кассы',
     'f.fiscal.tax_systems': 'Системы налогообложения', 'f.fiscal.company_inn': 'ИНН организации', 'f.fiscal.registration_number': 'Регистрационный номер ККТ', 'f.fiscal.cashier.name': 'Кассир (ФИО)', 'f.fiscal.cashier.inn': 'ИНН кассира', 'f.fiscal.require_customer_contact': 'Требовать e-mail или телефон покупателя',
     'f.shift.close_at': 'Закрывать смену в (ЧЧ:ММ)', 'f.shift.max_hours': 'Не дольше, часов', 'f.queue.max_receipts': 'Максимум чеков в очереди', 'f.queue.retention_days': 'Хранить журнал, дней', 'f.web.host': 'Адрес', 'f.web.port': 'Порт',
     'sno.osn': 'ОСН', 'sno.usn_income': 'УСН доходы', 'sno.usn_income_outcome': 'УСН доходы − расходы', 'sno.envd': 'ЕНВД', 'sno.esn': 'ЕСХН', 'sno.patent': 'Патент',
@@ -57,7 +57,7 @@ const DICT = {
     'settings.detected': 'Detected devices', 'settings.typed': 'or type the path', 'settings.refresh': 'Refresh list', 'settings.noPorts': 'No devices found',
     'settings.secretKeep': 'unchanged', 'settings.password': 'Page password', 'settings.currentPassword': 'Current password', 'settings.newPassword': 'New password', 'settings.changePassword': 'Change password', 'settings.passwordChanged': 'Password changed.',
     'f.mqtt.url': 'Broker URL (mqtt:// or mqtts://)', 'f.mqtt.client_id': 'Client ID', 'f.mqtt.base_topic': 'Base topic', 'f.mqtt.username': 'User', 'f.mqtt.password': 'Password', 'f.mqtt.ca': 'CA file (TLS)', 'f.mqtt.cert': 'Client certificate (TLS)', 'f.mqtt.key': 'Client key (TLS)', 'f.mqtt.protocol_version': 'MQTT version',
-    'f.device.port': 'Register port', 'f.device.protocol': 'Protocol', 'f.device.baud_rate': 'Baud rate', 'f.device.password': 'Register admin password',
+    'f.device.name': 'Register name', 'f.device.port': 'Register port', 'f.device.protocol': 'Protocol', 'f.device.baud_rate': 'Baud rate', 'f.device.password': 'Register admin password',
     'f.fiscal.tax_systems': 'Taxation systems', 'f.fiscal.company_inn': 'Company INN', 'f.fiscal.registration_number': 'Register registration number', 'f.fiscal.cashier.name': 'Cashier name', 'f.fiscal.cashier.inn': 'Cashier INN', 'f.fiscal.require_customer_contact': 'Require customer e-mail or phone',
     'f.shift.close_at': 'Close the shift at (HH:MM)', 'f.shift.max_hours': 'At most, hours', 'f.queue.max_receipts': 'Max receipts queued', 'f.queue.retention_days': 'Keep the journal, days', 'f.web.host': 'Address', 'f.web.port': 'Port',
     'sno.osn': 'General (OSN)', 'sno.usn_income': 'Simplified, income', 'sno.usn_income_outcome': 'Simplified, income − expense', 'sno.envd': 'ENVD', 'sno.esn': 'ESHN', 'sno.patent': 'Patent',
@@ -201,6 +201,7 @@ async function boot() {
   top.hidden = false;
   banner(r.data.safe_mode ? t('safe.banner') : '');
   if (!location.hash || location.hash === '#/login') location.hash = r.data.safe_mode ? '#/settings' : '#/status';
+  await kktPool.load();
   route();
 }
 
@@ -265,12 +266,12 @@ function pinBox(reg) {
   const out = h('span', { class: 'result', id: 'pin-result' }, show(S.pinResult));
   const btn = h('button', { type: 'button', id: 'pin-protocol' }, t('status.pin').replace('{p}', reg.protocol));
   btn.addEventListener('click', async () => {
-    const cr = await api('GET', '/api/config');
+    const cr = await api('GET', `/api/config${kktPool.query()}`);
     if (!cr.ok) S.pinResult = { ok: false, text: errText(cr.data && cr.data.error) };
     else {
       const cfg = cr.data.config || {};
       cfg.device = { ...(cfg.device || {}), protocol: reg.protocol };
-      const r = await api('PUT', '/api/config', { config: cfg });
+      const r = await api('PUT', '/api/config', kktPool.body({ config: cfg }));
       S.pinResult = r.ok ? { ok: true, text: t('status.pinned') } : { ok: false, text: errText(r.data && r.data.error) };
     }
     const now = document.getElementById('pin-result');
@@ -343,7 +344,7 @@ function renderStatus() {
   checkBtn.addEventListener('click', async () => {
     checkBtn.disabled = true;
     checkOut.textContent = t('status.checking');
-    const r = await api('POST', '/api/check');
+    const r = await api('POST', '/api/check', kktPool.body());
     checkBtn.disabled = false;
     if (!r.ok) return void (checkOut.replaceChildren(pill('bad', errText(r.data && r.data.error))));
     const c = r.data;
@@ -352,11 +353,11 @@ function renderStatus() {
   });
   const checkBox = h('div', {}, h('p', {}), checkBtn, checkOut);
   const holder = h('div', { id: 'status-cards' });
-  mount(h('h1', {}, t('status.title')), holder);
+  mount(h('h1', {}, t('status.title'), kktPool.titleSuffix()), holder);
   const paint = (st) => {
     S.status = st;
     if (st.health) document.getElementById('gw-id').textContent = `${st.health.gateway_id} · ${st.health.version}`;
-    holder.replaceChildren(statusView(st, checkBox));
+    holder.replaceChildren(statusView(kktPool.statusFor(st), checkBox));
   };
   api('GET', '/api/status').then((r) => r.ok && paint(r.data));
   const es = new EventSource('/api/events');
@@ -369,7 +370,7 @@ const SNO = ['osn', 'usn_income', 'usn_income_outcome', 'envd', 'esn', 'patent']
 const BAUDS = [2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600];
 const FIELDS = [
   ['settings.mqtt', [['mqtt.url', 'text'], ['mqtt.client_id', 'text'], ['mqtt.base_topic', 'text'], ['mqtt.protocol_version', 'select', [4, 5]], ['mqtt.username', 'text'], ['mqtt.password', 'secret'], ['mqtt.ca', 'text'], ['mqtt.cert', 'text'], ['mqtt.key', 'text']]],
-  ['settings.device', [['device.port', 'port'], ['device.protocol', 'select', ['auto', 'shtrih', 'atol']], ['device.baud_rate', 'select', BAUDS], ['device.password', 'secret-int']]],
+  ['settings.device', [['device.name', 'text'], ['device.port', 'port'], ['device.protocol', 'select', ['auto', 'shtrih', 'atol']], ['device.baud_rate', 'select', BAUDS], ['device.password', 'secret-int']]],
   ['settings.fiscal', [['fiscal.tax_systems', 'multi', SNO], ['fiscal.company_inn', 'text'], ['fiscal.registration_number', 'text'], ['fiscal.cashier.name', 'text'], ['fiscal.cashier.inn', 'text'], ['fiscal.require_customer_contact', 'bool']]],
   ['settings.shift', [['shift.close_at', 'text'], ['shift.max_hours', 'number']]],
   ['settings.queue', [['queue.max_receipts', 'int'], ['queue.retention_days', 'int']]],
@@ -452,7 +453,7 @@ function showProblems(form, problems) {
 }
 
 async function renderSettings() {
-  const [cr, pr] = await Promise.all([api('GET', '/api/config'), api('GET', '/api/ports')]);
+  const [cr, pr] = await Promise.all([api('GET', `/api/config${kktPool.query()}`), api('GET', '/api/ports')]);
   if (!cr.ok) return mount(h('p', { class: 'bad' }, errText(cr.data && cr.data.error)));
   const base = cr.data.config || {};
   const ports = (pr.ok && pr.data.ports) || [];
@@ -464,7 +465,7 @@ async function renderSettings() {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     out.textContent = '';
-    const r = await api('PUT', '/api/config', { config: readForm(form, base) });
+    const r = await api('PUT', '/api/config', kktPool.body({ config: readForm(form, base) }));
     if (!r.ok) {
       const unplaced = showProblems(form, r.data && r.data.error && r.data.error.problems);
       out.replaceChildren(pill('bad', t('settings.errors')), unplaced.length ? h('ul', {}, unplaced.map((u) => h('li', {}, u))) : '', r.data && r.data.error && !r.data.error.problems ? errText(r.data.error) : '');
@@ -545,7 +546,7 @@ function zRow(z) {
 }
 
 async function renderZReports() {
-  const r = await api('GET', '/api/zreports');
+  const r = await api('GET', `/api/zreports${kktPool.query()}`);
   if (!r.ok) return mount(h('p', { class: 'bad' }, errText(r.data && r.data.error)));
   const { reports, book, register } = r.data;
   const detail = location.hash.split('/')[2];
@@ -554,7 +555,7 @@ async function renderZReports() {
   add.addEventListener('click', async () => {
     add.disabled = true;
     out.replaceChildren(t('z.adding'));
-    const q = await api('POST', '/api/zreports');
+    const q = await api('POST', '/api/zreports', kktPool.body());
     if (!q.ok) {
       add.disabled = false;
       return void out.replaceChildren(pill('bad', errText(q.data && q.data.error)));
@@ -599,7 +600,7 @@ async function renderZReports() {
     h('thead', {}, h('tr', {}, ['z.number', 'z.date', 'z.ofd', 'z.count', 'z.sum', 'z.fn', 'z.reg', 'z.sno', 'z.link'].map((k) => h('th', { class: k === 'z.count' || k === 'z.sum' || k === 'z.number' ? 'num' : '' }, t(k))))),
     h('tbody', {}, reports.map(zRow)));
   const shown = detail ? reports.find((z) => String(z.fiscal_document_number) === detail) : null;
-  mount(h('h1', {}, t('z.title')), totals, h('div', { class: 'toolbar' }, add), out, table, shown ? h('pre', { id: 'z-detail' }, JSON.stringify(shown, null, 2)) : '');
+  mount(h('h1', {}, t('z.title'), kktPool.titleSuffix()), totals, h('div', { class: 'toolbar' }, add), out, table, shown ? h('pre', { id: 'z-detail' }, JSON.stringify(shown, null, 2)) : '');
 }
 
 // ---------------------------------------------------------------------------------------------------- journal
@@ -630,7 +631,7 @@ async function renderJournal() {
       body.append(h('tr', { dataset: { id: rec.external_id } },
         h('td', {}, h('a', { href: `#/receipt/${encodeURIComponent(rec.external_id)}` }, rec.external_id)), h('td', {}, statusPill(rec.status)),
         h('td', {}, fmtTime(rec.accepted_at)), h('td', { class: 'num' }, p && p.total !== undefined ? rub(p.total) : ''),
-        h('td', {}, p && p.fiscal_document_number ? `${p.fiscal_document_number} / ${p.fiscal_document_attribute}` : rec.result && rec.result.error ? errText(rec.result.error) : '')));
+        h('td', {}, p && p.fiscal_document_number ? `${p.fiscal_document_number} / ${p.fiscal_document_attribute}` : rec.result && rec.result.error ? errText(rec.result.error) : ''), kktPool.journalCell(rec)));
     }
     next = r.data.next;
     more.hidden = !next;
@@ -642,7 +643,7 @@ async function renderJournal() {
     ev.preventDefault();
     void load(false);
   });
-  mount(h('h1', {}, t('j.title')), form, h('table', { id: 'journal' }, h('thead', {}, h('tr', {}, [t('j.search'), t('j.status'), t('j.acceptedAt'), t('j.total'), t('j.fd')].map((x) => h('th', {}, x)))), body), empty, more);
+  mount(h('h1', {}, t('j.title')), form, h('table', { id: 'journal' }, h('thead', {}, h('tr', {}, [t('j.search'), t('j.status'), t('j.acceptedAt'), t('j.total'), t('j.fd')].map((x) => h('th', {}, x)), kktPool.journalHead())), body), empty, more);
   await load(false);
   // the journal follows new receipts while it is open
   S.timers.push(setInterval(() => {
@@ -674,7 +675,7 @@ async function renderReceipt() {
     h('div', { class: 'grid' },
       h('div', { class: 'card', id: 'receipt-summary' }, dl([
         [t('j.acceptedAt'), fmtTime(d.accepted_at)], [t('j.total'), p ? rub(p.total) : null], ['ФД / FD', p && p.fiscal_document_number], ['ФП / FP', p && p.fiscal_document_attribute],
-        ['ФН / FN', p && p.fn_number], ['РН ККТ / RN', p && p.ecr_registration_number], [t('status.shift'), p && p.shift_number], ['QR', p && p.qr],
+        d.result && d.result.device && [kktPool.tr('column'), kktPool.deviceName(d.result.device)], ['ФН / FN', p && p.fn_number], ['РН ККТ / RN', p && p.ecr_registration_number], [t('status.shift'), p && p.shift_number], ['QR', p && p.qr],
         p && p.link && [t('z.ofdLink'), h('a', { href: p.link, target: '_blank', rel: 'noopener noreferrer', id: 'receipt-link' }, p.link)],
         d.result && d.result.error && [t('j.error'), errText(d.result.error)],
       ]), h('p', {}), rep, ' ', copyBtn, out),
@@ -764,7 +765,7 @@ async function renderManual() {
   const form = h('form', { id: 'manual-form', novalidate: true },
     h('fieldset', {}, h('legend', {}, t('m.title')),
       fieldRow(t('m.operation'), operation, 'm-operation'), fieldRow(t('m.external_id'), extId, 'm-external_id'), fieldRow(t('m.sno'), sno, 'm-sno'),
-      fieldRow(t('m.email'), email, 'm-email'), fieldRow(t('m.phone'), phone, 'm-phone'), fieldRow(t('m.inn'), inn, 'm-inn'), fieldRow(t('m.companyEmail'), companyEmail, 'm-company-email'), fieldRow(t('m.address'), address, 'm-address')),
+      fieldRow(t('m.email'), email, 'm-email'), fieldRow(t('m.phone'), phone, 'm-phone'), fieldRow(t('m.inn'), inn, 'm-inn'), fieldRow(t('m.companyEmail'), companyEmail, 'm-company-email'), fieldRow(t('m.address'), address, 'm-address'), kktPool.pinChoice()),
     h('fieldset', {}, h('legend', {}, t('m.items')), h('table', { class: 'items' }, h('thead', {}, h('tr', {}, ['m.name', 'm.price', 'm.qty', 'm.sum', 'm.vat', 'm.method', 'm.object', ''].map((k) => h('th', {}, k ? t(k) : '')))), rows), h('p', {}), addBtn,
       h('div', { class: 'field-error', id: 'm-items-error' })),
     h('fieldset', {}, h('legend', {}, t('m.payments')), fieldRow(t('m.card'), pay[1], 'm-pay-1'), fieldRow(t('m.cash'), pay[0], 'm-pay-0'), fieldRow(t('m.prepaid'), pay[2], 'm-pay-2'), fieldRow(t('m.credit'), pay[3], 'm-pay-3'),
@@ -805,7 +806,7 @@ async function renderManual() {
     const receipt = { operation: operation.value, external_id: extId.value.trim(), timestamp: nowStamp(), receipt: { client, company, items, payments, total: kopToRub(total) } };
     submit.disabled = true;
     out.replaceChildren(t('m.sending'));
-    const r = await api('POST', '/api/receipts', receipt);
+    const r = await api('POST', '/api/receipts', kktPool.pinned(receipt));
     submit.disabled = false;
     if (!r.ok) {
       const e = (r.data && r.data.error) || {};
@@ -872,6 +873,7 @@ async function renderLogs() {
 // ---------------------------------------------------------------------------------------------------- start
 window.addEventListener('hashchange', route);
 document.addEventListener('DOMContentLoaded', () => {
+  kktPool.onDeviceChange(() => route());
   document.getElementById('lang').addEventListener('click', () => {
     S.lang = S.lang === 'ru' ? 'en' : 'ru';
     localStorage.setItem('lang', S.lang);
