@@ -13,6 +13,7 @@ import { launchPage } from '../helpers/chromium.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { crashReceipt } from '../../scripts/chaos/crash.ts';
 import { makePoolWebRig, TWO_REGISTERS } from '../helpers/pool-web-rig.ts';
+import { makeWebRig } from '../helpers/web-rig.ts';
 
 t.setTimeout(180_000);
 
@@ -32,7 +33,7 @@ t.test('two registers in the browser: the selector, each register\'s status, jou
   });
 
   // one receipt on each register, pinned over MQTT
-  const hall = crashReceipt('r-hall', 11);
+  const hall = crashReceipt('r-hall', 11) as Record<string, any>;
   const bar = crashReceipt('r-bar', 22);
   const kop = (r: Record<string, any>): number => Math.round(r.receipt.total * 100);
   await w.rig.store.publish('receipt', { ...hall, device: 'hall' });
@@ -109,5 +110,49 @@ t.test('two registers in the browser: the selector, each register\'s status, jou
   await page.waitForFunction(() => (document.getElementById('f-device-name') as HTMLInputElement | null)?.value === 'Касса общего зала');
   t.equal(await page.inputValue('#f-device-port'), w.rig.ptys.get('hall')!.path, "switching shows hall's port");
 
+  // a manual receipt pinned to the selected register
+  await page.selectOption('#device-select', 'bar');
+  await page.click('a[data-page=manual]');
+  await page.waitForSelector('#m-pin-device');
+  t.match(await page.textContent('label:has(#m-pin-device)'), /Бар/, 'the pin names the selected register');
+  await page.fill('#m-inn', hall.receipt.company.inn);
+  await page.selectOption('#m-sno', hall.receipt.company.sno);
+  await page.fill('#m-company-email', 'shop@example.ru');
+  await page.fill('#m-email', 'client@example.ru');
+  await page.fill('#manual-form tr.item .name', 'Чай');
+  await page.fill('#manual-form tr.item .price', '123,45');
+  await page.check('#m-pin-device');
+  const manualId = await page.inputValue('#m-external_id');
+  await page.click('#m-submit');
+  await page.waitForSelector('#m-result:has-text("фискализирован")', { timeout: 30_000 });
+  t.equal(docsOf(w.rig.journalOf('bar'), 3).filter((d) => d.total === 12345).length, 1, 'printed by the bar register');
+  t.equal(docsOf(w.rig.journalOf('hall'), 3).filter((d) => d.total === 12345).length, 0, 'not by the hall one');
+  t.match(await w.gw.store.getRecord(manualId), { result: { device: 'bar' } });
+
   t.same(pageErrors.filter((e) => !/status of 4\d\d/.test(e)), [], 'no script errors on any page');
+});
+
+t.test('one register: no selector, no register column', async (t) => {
+  const { rig, app } = await makeWebRig({}, []);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { browser, page, errors } = await launchPage();
+  t.teardown(async () => {
+    await browser.close();
+    await app.close();
+    await rig.close();
+  });
+  await page.goto(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
+  await page.fill('#setup-password', PASSWORD);
+  await page.fill('#setup-repeat', PASSWORD);
+  await page.click('#setup-form button[type=submit]');
+  await page.waitForSelector('#card-register');
+  t.ok(await page.$('#device-select option[value="kkt1"]'), 'the selector knows the one register');
+  t.equal(await page.isVisible('#device-picker'), false, 'and is hidden');
+  await page.click('a[data-page=journal]');
+  await page.waitForSelector('#journal thead th');
+  t.same(await page.$$eval('#journal thead th', (ths) => ths.map((x) => x.textContent)), ['external_id', 'Статус', 'Принят', 'Сумма', 'ФД / ФП'], 'the journal as before');
+  await page.click('a[data-page=zreports]');
+  await page.waitForSelector('#z-add');
+  t.equal(await page.textContent('h1'), 'Z-отчёты', 'titles without a register name');
+  t.same(errors.filter((e) => !/status of 4\d\d/.test(e)), []);
 });
