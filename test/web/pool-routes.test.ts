@@ -6,12 +6,16 @@
  */
 import t from 'tap';
 import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { crashReceipt } from '../../scripts/chaos/crash.ts';
 import { InjectClient } from '../helpers/web-client.ts';
 import { makePoolWebRig, TWO_REGISTERS, type PoolWebRig } from '../helpers/pool-web-rig.ts';
 import { makeWebRig } from '../helpers/web-rig.ts';
 import { fnSerialOf } from '../helpers/pool-rig.ts';
+import { buildWebApp } from '../../src/web/server.ts';
+import { createLogger } from '../../src/log.ts';
 import type { FastifyInstance } from 'fastify';
 
 t.setTimeout(120_000);
@@ -165,4 +169,30 @@ t.test('a single `device`: one register in the list, its settings saved as `devi
   t.equal(file.devices, undefined);
   t.equal(file.device.name, 'Касса у окна', 'saved as `device`');
   t.equal((await c.req('POST', '/api/zreports', { device: 'kkt2' })).statusCode, 400, 'an unknown id is refused with one register too');
+});
+
+t.test('safe mode with `devices`: the registers of the file are listed, one of them fixed by its id', async (t) => {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'kkt-safe-pool-'));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  const configFile = join(dir, 'config.json');
+  const raw = { mqtt: { url: 'mqtt://127.0.0.1:1883' }, devices: [{ id: 'a', port: '/dev/ttyACM0', password: 30 }, { id: 'b', name: 'Бар', port: '/dev/ttyACM0', protocol: 'atol', password: 27 }] };
+  await fs.writeFile(configFile, JSON.stringify(raw));
+  const app = await buildWebApp({
+    logger: createLogger({ level: 'silent' }),
+    authFile: join(dir, 'web-auth.json'),
+    configFile,
+    safeMode: { problems: [{ field: 'devices.1.port', message: 'the port "/dev/ttyACM0" is already register 1\'s' }], raw },
+  });
+  t.teardown(() => app.close());
+  const c = await loggedIn(app);
+  t.same(c.json(await c.req('GET', '/api/devices')).devices.map((d: any) => [d.id, d.name]), [['a', null], ['b', 'Бар']], 'the file\'s registers');
+  t.equal((await c.req('GET', '/api/config?device=c')).statusCode, 400, 'an id the file does not have is refused');
+  const view = c.json(await c.req('GET', '/api/config?device=b'));
+  t.match(view, { register: { id: 'b', path: 'devices.1' }, config: { device: { id: 'b', password: '***' } }, problems: [{ field: 'devices.1.port' }] });
+  view.config.device.port = '/dev/ttyACM1';
+  const r = await c.req('PUT', '/api/config', { device: 'b', config: view.config });
+  t.equal(r.statusCode, 200, r.body);
+  const saved = JSON.parse(await fs.readFile(configFile, 'utf8'));
+  t.match(saved.devices, [{ id: 'a', port: '/dev/ttyACM0', password: 30 }, { id: 'b', port: '/dev/ttyACM1', password: 27 }], 'the fixed port in b\'s entry, passwords kept');
+  t.equal(saved.device, undefined);
 });
