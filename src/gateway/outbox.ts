@@ -50,13 +50,11 @@ export class OutboxPump {
     while (this.mqtt.connected) {
       const entries = await this.store.outboxBatch(this.batch);
       if (entries.length === 0) return;
-      // publish a window concurrently (QoS 1 keeps the order on one connection); ack each when the broker did
-      const results = await Promise.allSettled(
-        entries.map(async (e) => {
-          await this.mqtt.publish(e.topic, e.payload);
-          await this.store.ackOutbox(e.key);
-        }),
-      );
+      // publish a window concurrently (QoS 1 keeps the order on one connection); the ones the broker acknowledged
+      // leave the outbox together, in one unsynced batch (a lost removal only re-sends a result)
+      const results = await Promise.allSettled(entries.map((e) => this.mqtt.publish(e.topic, e.payload)));
+      const acked = entries.filter((_, i) => results[i]!.status === 'fulfilled').map((e) => e.key);
+      if (acked.length > 0) await this.store.ackOutboxMany(acked);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) {
         this.logger.debug({ err: String((failed as PromiseRejectedResult).reason) }, 'outbox publish interrupted; will resend after reconnect');

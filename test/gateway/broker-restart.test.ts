@@ -137,17 +137,19 @@ t.test('an outbox entry leaves the outbox only after the broker acknowledged its
   const early: string[] = [];
   let acks = 0;
   const batch = store.outboxBatch.bind(store);
-  const ack = store.ackOutbox.bind(store);
+  const ack = store.ackOutboxMany.bind(store);
   store.outboxBatch = async (limit) => {
     const entries = await batch(limit);
     for (const e of entries) payloadOfKey.set(e.key, e.payload);
     return entries;
   };
-  store.ackOutbox = (key) => {
-    acks++;
-    const payload = payloadOfKey.get(key);
-    if (payload === undefined || !acknowledged.has(payload)) early.push(payload ?? key);
-    return ack(key);
+  store.ackOutboxMany = (keys) => {
+    for (const key of keys) {
+      acks++;
+      const payload = payloadOfKey.get(key);
+      if (payload === undefined || !acknowledged.has(payload)) early.push(payload ?? key);
+    }
+    return ack(keys);
   };
   const ids = Array.from({ length: 20 }, (_, i) => `ob-ack-${i}`);
   for (const [i, id] of ids.entries()) await rig.store.publish('receipt', crashReceipt(id, i));
