@@ -351,5 +351,10 @@ export interface FiscalDriver {
   shiftFigures?(): Promise<ShiftFigures>;
   /** a fiscal document's copy from the FN; undefined when the FN has no such document */
   documentCopy?(fdNumber: number): Promise<FnDocumentCopy | undefined>;
+  /**
+   * Prints lines of text on the receipt tape as a non-fiscal service slip (nothing goes to the FN; no receipt may be
+   * open). Lines longer than the tape are cut at 40 characters. Throws DriverError (NO_PAPER, RECEIPT_OPEN, …).
+   */
+  printText?(lines: string[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -98,6 +98,7 @@ function limited(text: string, max: number): Buffer {
 export const Cmd = {
   STATUS: 0x3f,
   PRINTER_STATE: 0x45,
+  PRINT_STRING: 0x4c,
   READ_TABLE: 0x46,
   LEAVE_MODE: 0x48,
   CASH_IN: 0x49,
@@ -293,6 +294,12 @@ export function closeReceipt(access: number): Buffer {
 export function cash(access: number, code: typeof Cmd.CASH_IN | typeof Cmd.CASH_OUT, sum: number): Buffer {
   if (!Number.isSafeInteger(sum) || sum <= 0) throw bad(`cash sum ${sum}`);
   return request(access, code, Buffer.from([0x00]), bcd(sum, 5));
+}
+
+/** 4C text: one line of non-fiscal text on the tape (README: "Print string"); cut to 40 characters */
+export function printString(access: number, text: string): Buffer {
+  const b = encodeText(text);
+  return request(access, Cmd.PRINT_STRING, b.length > 40 ? b.subarray(0, 40) : b);
 }
 
 /** 67 type: 01 daily report without clearing (X) */

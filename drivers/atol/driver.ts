@@ -175,6 +175,16 @@ export class AtolDriver implements FiscalDriver {
     return this.serial(() => this.doXReport());
   }
 
+  /** 4C "print string" per line, from the selection mode with no receipt open (README: Print string) */
+  printText(lines: string[]): Promise<void> {
+    return this.serial(async () => {
+      const st = await this.deviceStatus();
+      if (st.receiptState !== 0) throw new DriverError(DriverCodes.RECEIPT_OPEN, 'retryable', 'a receipt is open on the device; cancel it first');
+      await this.bestEffort(() => this.leaveMode(), undefined);
+      for (const line of lines) await this.exec(codec.printString(this.access, line), codec.expectOk);
+    });
+  }
+
   cashIn(sum: number): Promise<void> {
     return this.serial(() => this.cash(Cmd.CASH_IN, sum));
   }

@@ -28,6 +28,7 @@ export const HELP = [
   'paper out|in',
   'clock [+|-DURATION]                 (clock +25h, clock -30m, clock)',
   'ofd sent [N]',
+  'tape [N]                            (the last N non-fiscal lines printed, " | " between them; default 20)',
   'status',
 ].join('; ');
 
@@ -53,6 +54,10 @@ function dispatch(emu: Emulator, [verb, ...args]: string[]): string {
     case 'cover':
       emu.frontEnd.setCover(args[0] === 'open');
       return `cover ${args[0] === 'open' ? 'open' : 'closed'}`;
+    case 'tape': {
+      const tape = emu.device.register.tape;
+      return tape.slice(-(args[0] ? count(args[0]) : 20)).join(' | ');
+    }
     case 'clock':
       if (args[0]) emu.advanceClock(parseDuration(args[0]));
       return `clock ${formatLocal(emu.clock.localMs())}`;

@@ -480,8 +480,10 @@ export class ShtrihDevice implements EmulatedDevice {
   // ---------------------------------------------------------------- printing, reports, cash
 
   private printString({ op, p }: Ctx): Buffer {
-    p.uint(1);
-    p.rest(40);
+    const flags = p.uint(1);
+    const text = decodeText(p.rest(40));
+    // bit1: the receipt tape (the journal tape, bit0, is not modelled)
+    if (flags & 0x02) this.register.printLine(text);
     return Buffer.from([op]);
   }
 

@@ -3,6 +3,7 @@
  * `protocol` picks the wire front-end (Shtrih-M by default, or ATOL v3); the register model is the same.
  */
 import net from 'node:net';
+import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { AtolDevice, type AtolModel } from './atol/device.ts';
 import { AtolLink } from './atol/link.ts';
@@ -48,6 +49,7 @@ export class Emulator {
     this.clock = new DeviceClock(opts.clock);
     this.journal = new Journal({ ...(opts.journalPath ? { path: opts.journalPath } : {}), ...(opts.identity ? { identity: opts.identity } : {}) });
     this.device = new ShtrihDevice({ ...opts.device, journal: this.journal, clock: this.clock });
+    if (opts.journalPath) this.device.register.tapePath = join(dirname(opts.journalPath), 'tape.txt');
     this.atol = this.protocol === 'atol'
       ? new AtolDevice({ journal: this.journal, clock: this.clock, register: this.device.register, ...(opts.atolModel ? { model: opts.atolModel } : {}) })
       : undefined;

@@ -4,6 +4,7 @@
  * where paper runs out. Every wire front-end (Shtrih `device.ts`, ATOL `atol/device.ts`) drives one of these and
  * maps its semantic errors (RegisterError) to its own protocol's codes.
  */
+import { appendFileSync } from 'node:fs';
 import type { Payments } from '../types.ts';
 import { DeviceClock, parseLocal } from './clock.ts';
 import type { CorrectionInfo, FiscalDocument, Journal, JournalItem, NewFiscalDocument, NonFiscalDocument, TagMap } from './journal.ts';
@@ -106,6 +107,10 @@ export class FiscalRegister {
   private coverOpenFlag = false;
   private fnExhaustedFlag = false;
   private paperOutPoint: PaperOutPoint | undefined;
+  /** the non-fiscal lines printed (service slips: the page's setup code), oldest first; also appended to tapePath */
+  readonly tape: string[] = [];
+  /** a text file the tape's lines are appended to (the emulator's state directory: tape.txt), for tests to read */
+  tapePath: string | undefined;
 
   constructor(opts: RegisterOptions) {
     this.journal = opts.journal;
@@ -179,6 +184,13 @@ export class FiscalRegister {
   }
 
   // ---------------------------------------------------------------- reports, cash
+
+  /** a non-fiscal line on the receipt tape (no document number, nothing in the FN) */
+  printLine(text: string): void {
+    if (this.paperOutFlag || this.coverOpenFlag) fail('NO_PAPER');
+    this.tape.push(text);
+    if (this.tapePath) appendFileSync(this.tapePath, `${text}\n`);
+  }
 
   xReport(): NonFiscalDocument {
     this.noReceipt();

@@ -170,6 +170,14 @@ export class ShtrihDriver implements FiscalDriver {
     return this.serial(() => this.readDocumentCopy(fdNumber));
   }
 
+  /** 17h "print string" on the receipt tape (flags bit1), one line at a time, then the print settled */
+  printText(lines: string[]): Promise<void> {
+    return this.serial(async () => {
+      for (const line of lines) await this.exec(codec.printStringRequest(this.opPwd, line), (a) => codec.decodeEmpty(Cmd.PRINT_STRING, a));
+      await this.settlePrint(true);
+    });
+  }
+
   xReport(): Promise<void> {
     return this.serial(async () => {
       await this.simple(Cmd.X_REPORT, this.opPwd);

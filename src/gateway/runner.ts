@@ -11,6 +11,9 @@ import type { QueueStore } from '../queue/store.ts';
 import type { Job, OutboxMessage } from '../queue/types.ts';
 import { responseMessage } from './ingest.ts';
 import { SHIFT_CHECK, type Shifts } from './shifts.ts';
+
+/** the internal command printing a non-fiscal service slip (`params.lines`; `params.device` picks the register) */
+export const PRINT_SLIP = 'print_slip';
 import { addReceipt, BOOK_META, type ZBook } from './zbook.ts';
 
 export interface RunnerDeps {
@@ -66,6 +69,8 @@ export class Runner implements JobRunner {
   }
 
   async prepare(status: DeviceStatus, driver: FiscalDriver, job: DispatchJob): Promise<boolean> {
+    // a service slip neither opens nor closes a shift
+    if (job.command === PRINT_SLIP) return false;
     return this.d.shifts.beforeJob(status, driver, job);
   }
 
@@ -82,6 +87,13 @@ export class Runner implements JobRunner {
       case SHIFT_CHECK:
         // the close (if still due) happened in prepare(); nothing else to do
         return {};
+      case PRINT_SLIP: {
+        // a non-fiscal service slip (the web page's setup code): never a fiscal document
+        const lines = Array.isArray(p.lines) ? p.lines.filter((l): l is string => typeof l === 'string') : [];
+        if (!driver.printText) throw new GatewayError('NOT_SUPPORTED', 'system', 'this register\'s driver prints no text');
+        await driver.printText(lines);
+        return {};
+      }
       case 'x_report':
         await driver.xReport();
         return {};
@@ -116,7 +128,8 @@ export class Runner implements JobRunner {
         const key = this.d.bookKey ?? BOOK_META;
         meta = { [key]: addReceipt(await this.d.store.getMeta<ZBook>(key), receipt, outcome.receipt) };
       }
-    } else if (job.command === SHIFT_CHECK) {
+    } else if (job.command === SHIFT_CHECK || job.command === PRINT_SLIP) {
+      // internal jobs: nothing published (a slip's text is a secret)
       result = { status: outcome.status };
     } else {
       const command = job.command ?? 'unknown';

@@ -16,7 +16,7 @@ const COST = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const KEYLEN = 64;
 export const MIN_PASSWORD = 8;
 
-interface StoredHash {
+export interface StoredHash {
   algo: 'scrypt';
   N: number;
   r: number;
@@ -24,6 +24,20 @@ interface StoredHash {
   salt: string;
   hash: string;
   set_at: string;
+}
+
+/** a salted scrypt hash of a password (the stored form of every password of the pages) */
+export async function hashPassword(password: string, now = new Date()): Promise<StoredHash> {
+  const salt = randomBytes(16);
+  const hash = await scrypt(password, salt, KEYLEN, COST);
+  return { algo: 'scrypt', N: COST.N, r: COST.r, p: COST.p, salt: salt.toString('base64'), hash: hash.toString('base64'), set_at: now.toISOString() };
+}
+
+/** true when `password` is the one `s` was made of (constant time) */
+export async function verifyHash(s: StoredHash, password: string): Promise<boolean> {
+  const want = Buffer.from(s.hash, 'base64');
+  const got = await scrypt(password, Buffer.from(s.salt, 'base64'), want.length, { N: s.N, r: s.r, p: s.p, maxmem: COST.maxmem });
+  return timingSafeEqual(want, got);
 }
 
 export class PasswordStore {
@@ -46,9 +60,7 @@ export class PasswordStore {
   }
 
   async set(password: string, now = new Date()): Promise<void> {
-    const salt = randomBytes(16);
-    const hash = await scrypt(password, salt, KEYLEN, COST);
-    const stored: StoredHash = { algo: 'scrypt', N: COST.N, r: COST.r, p: COST.p, salt: salt.toString('base64'), hash: hash.toString('base64'), set_at: now.toISOString() };
+    const stored = await hashPassword(password, now);
     await fs.mkdir(path.dirname(this.file), { recursive: true });
     await writeFileAtomic(this.file, JSON.stringify(stored) + '\n', 0o600);
     this.cached = stored;
@@ -56,10 +68,12 @@ export class PasswordStore {
 
   async verify(password: string): Promise<boolean> {
     const s = await this.read();
-    if (!s) return false;
-    const want = Buffer.from(s.hash, 'base64');
-    const got = await scrypt(password, Buffer.from(s.salt, 'base64'), want.length, { N: s.N, r: s.r, p: s.p, maxmem: COST.maxmem });
-    return timingSafeEqual(want, got);
+    return s ? verifyHash(s, password) : false;
+  }
+
+  /** the stored hash as it is (the page's users migrate the single password from it); null when none */
+  stored(): Promise<StoredHash | null> {
+    return this.read();
   }
 }
 
@@ -67,6 +81,9 @@ export interface Session {
   id: string;
   createdAt: number;
   seenAt: number;
+  /** the gateway page's named user and role (the fleet monitor's single password has none) */
+  user?: string;
+  role?: 'admin' | 'cashier';
 }
 
 /** In-memory sessions with an idle timeout and an absolute lifetime. */
@@ -78,10 +95,10 @@ export class Sessions {
     private readonly maxMs = 7 * 24 * 3600_000,
   ) {}
 
-  create(): Session {
+  create(who?: { user: string; role: 'admin' | 'cashier' }): Session {
     this.sweep();
     const t = this.now();
-    const s = { id: randomBytes(32).toString('base64url'), createdAt: t, seenAt: t };
+    const s: Session = { id: randomBytes(32).toString('base64url'), createdAt: t, seenAt: t, ...(who ? { user: who.user, role: who.role } : {}) };
     this.byId.set(s.id, s);
     return s;
   }
@@ -104,9 +121,10 @@ export class Sessions {
     if (id) this.byId.delete(id);
   }
 
-  /** logs everybody out (after a password change) */
-  clear(): void {
-    this.byId.clear();
+  /** logs everybody out (after a password change); with `user`, only that user's sessions */
+  clear(user?: string): void {
+    if (user === undefined) this.byId.clear();
+    else for (const [id, s] of this.byId) if (s.user === user) this.byId.delete(id);
   }
 
   private sweep(): void {

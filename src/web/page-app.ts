@@ -24,6 +24,8 @@ export interface PageAppOptions {
   now: () => number;
   /** the id CSRF tokens are bound to: the request's session (as the page's onRequest hook decorates it) */
   userOf: (req: FastifyRequest) => string;
+  /** served over TLS: the CSRF cookie is Secure (the page's session cookie is set by the page) */
+  secure?: boolean;
 }
 
 export interface PageApp {
@@ -41,7 +43,7 @@ export async function pageApp(o: PageAppOptions): Promise<PageApp> {
   await app.register(fastifyCookie, { secret: randomBytes(32).toString('hex') });
   await app.register(fastifyCsrf, {
     sessionPlugin: '@fastify/cookie',
-    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/' },
+    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/', ...(o.secure ? { secure: true } : {}) },
     getUserInfo: o.userOf,
     csrfOpts: { hmacKey: randomBytes(32) },
   });

@@ -4,6 +4,7 @@ import { makePoolRig, type PoolRegisterSpec, type PoolRig } from './pool-rig.ts'
 import { buildWebApp, authFileIn } from '../../src/web/server.ts';
 import { createLogger, LogRing } from '../../src/log.ts';
 import type { Gateway } from '../../src/service.ts';
+import { logOf } from './web-client.ts';
 
 export interface PoolWebRig {
   rig: PoolRig;
@@ -27,6 +28,7 @@ export async function makePoolWebRig(registers: PoolRegisterSpec[], config: Reco
     listPorts: async () => [...rig.ptys.values()].map((p) => ({ path: p.path, note: 'pty' })),
     loginPerMinute: 50,
   });
+  logOf.set(app, () => ring.recent());
   return {
     rig,
     gw,

@@ -4,7 +4,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 export class InjectClient {
   cookies = new Map<string, string>();
   csrf = '';
-  constructor(private readonly app: FastifyInstance) {}
+  constructor(readonly app: FastifyInstance) {}
 
   async req(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown, opts: { csrf?: string | null; headers?: Record<string, string> } = {}): Promise<LightMyRequestResponse> {
     const headers: Record<string, string> = { ...opts.headers };
@@ -31,5 +31,46 @@ function safeJson(s: string): unknown {
     return JSON.parse(s);
   } catch {
     return undefined;
+  }
+}
+
+/** the log lines of a web app built by the rigs (its LogRing), where claim() reads the setup code */
+export const logOf = new WeakMap<FastifyInstance, () => Iterable<object | string>>();
+
+/** the setup code the gateway last wrote to its log (pino lines: the ring of the web rig, or a process's stdout) */
+export function setupCodeIn(lines: Iterable<object | string>): string | undefined {
+  let code: string | undefined;
+  for (const l of lines) {
+    const o = typeof l === 'string' ? safeJson(l) : l;
+    const c = (o as { setup_code?: unknown } | undefined)?.setup_code;
+    if (typeof c === 'string') code = c;
+  }
+  return code;
+}
+
+/**
+ * The first-run claim as an installer makes it: the page asks for a setup code, the code is read from the log
+ * (`logLines()`), then sent with the first admin's password. Throws unless the claim succeeds.
+ */
+export async function claim(c: InjectClient, logLines: (() => Iterable<object | string>) | undefined, password: string, username?: string): Promise<LightMyRequestResponse> {
+  const asked = await c.req('POST', '/api/setup/code', {});
+  if (asked.statusCode !== 200) throw new Error(`setup code: ${asked.statusCode} ${asked.body}`);
+  const lines = logLines ?? logOf.get(c.app);
+  if (!lines) throw new Error('claim: no log to read the setup code from (logOf.set(app, …))');
+  const code = setupCodeIn(lines());
+  if (!code) throw new Error('no setup code in the log');
+  const res = await c.req('POST', '/api/setup', { code, password, ...(username ? { username } : {}) });
+  if (res.statusCode !== 200) throw new Error(`claim: ${res.statusCode} ${res.body}`);
+  return res;
+}
+
+/** polls `f` every 100 ms until it gives a value; throws after `ms` */
+export async function waitFor<T>(f: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

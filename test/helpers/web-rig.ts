@@ -6,6 +6,7 @@ import { buildWebApp, authFileIn, type WebDeps } from '../../src/web/server.ts';
 import { createLogger, LogRing } from '../../src/log.ts';
 import { saveConfig } from '../../src/config/index.ts';
 import type { Gateway } from '../../src/service.ts';
+import { logOf } from './web-client.ts';
 
 export interface WebRig {
   rig: Rig;
@@ -33,5 +34,6 @@ export async function makeWebRig(rigConfig: Record<string, any>, secrets: string
     loginPerMinute: 5,
     ...extra,
   });
+  logOf.set(app, () => ring.recent());
   return { rig, gw, app, configFile, ring };
 }

@@ -5,30 +5,21 @@
  */
 import t from 'tap';
 import { makeWebRig } from '../helpers/web-rig.ts';
-import { InjectClient } from '../helpers/web-client.ts';
+import { InjectClient, claim, waitFor } from '../helpers/web-client.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { runControl } from '../../drivers/emulator/control.ts';
 import { sampleReceipt } from '../../src/cli/sample.ts';
 import { join } from 'node:path';
 
-async function waitFor<T>(f: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 t.test('figures, FN copy, OFD link and registration data through the page’s API', async (t) => {
-  const { rig, app } = await makeWebRig({ fiscal: { ofd_link: 'https://ofd.example/rec/{inn}/{rn}/{fn}/{fd}/{fp}' } }, []);
+  const { rig, app, ring } = await makeWebRig({ fiscal: { ofd_link: 'https://ofd.example/rec/{inn}/{rn}/{fn}/{fd}/{fp}' } }, []);
   t.teardown(async () => {
     await app.close();
     await rig.close();
   });
   const c = new InjectClient(app);
-  t.equal((await c.req('POST', '/api/setup', { password: 'correct horse battery' })).statusCode, 200);
+  t.equal((await claim(c, () => ring.recent(), 'correct horse battery')).statusCode, 200);
   const identity = readJournal(join(rig.dir, 'fn.jsonl')).identity!;
 
   t.equal((await c.req('POST', '/api/receipts', sampleReceipt('fig-1'))).statusCode, 200);

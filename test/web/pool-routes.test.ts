@@ -10,20 +10,19 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { crashReceipt } from '../../scripts/chaos/crash.ts';
-import { InjectClient } from '../helpers/web-client.ts';
+import { InjectClient, claim, logOf } from '../helpers/web-client.ts';
 import { makePoolWebRig, TWO_REGISTERS, type PoolWebRig } from '../helpers/pool-web-rig.ts';
 import { makeWebRig } from '../helpers/web-rig.ts';
 import { fnSerialOf } from '../helpers/pool-rig.ts';
 import { buildWebApp } from '../../src/web/server.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger, LogRing } from '../../src/log.ts';
 import type { FastifyInstance } from 'fastify';
 
 t.setTimeout(120_000);
 
 async function loggedIn(app: FastifyInstance): Promise<InjectClient> {
   const c = new InjectClient(app);
-  const res = await c.req('POST', '/api/setup', { password: 'correct horse battery' });
-  if (res.statusCode !== 200) throw new Error(res.body);
+  await claim(c, undefined, 'correct horse battery');
   return c;
 }
 
@@ -177,13 +176,15 @@ t.test('safe mode with `devices`: the registers of the file are listed, one of t
   const configFile = join(dir, 'config.json');
   const raw = { mqtt: { url: 'mqtt://127.0.0.1:1883' }, devices: [{ id: 'a', port: '/dev/ttyACM0', password: 30 }, { id: 'b', name: 'Бар', port: '/dev/ttyACM0', protocol: 'atol', password: 27 }] };
   await fs.writeFile(configFile, JSON.stringify(raw));
+  const ring = new LogRing();
   const app = await buildWebApp({
-    logger: createLogger({ level: 'silent' }),
+    logger: createLogger({ level: 'info', ring, destination: { write: () => true } as never }),
     authFile: join(dir, 'web-auth.json'),
     configFile,
     safeMode: { problems: [{ field: 'devices.1.port', message: 'the port "/dev/ttyACM0" is already register 1\'s' }], raw },
   });
   t.teardown(() => app.close());
+  logOf.set(app, () => ring.recent());
   const c = await loggedIn(app);
   t.same(c.json(await c.req('GET', '/api/devices')).devices.map((d: any) => [d.id, d.name]), [['a', null], ['b', 'Бар']], 'the file\'s registers');
   t.equal((await c.req('GET', '/api/config?device=c')).statusCode, 400, 'an id the file does not have is refused');

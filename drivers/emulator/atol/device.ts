@@ -341,7 +341,8 @@ export class AtolDevice implements EmulatedDevice {
       [0x58, c('any', () => ok(Buffer.concat([bcd(this.shiftTotal(1), 7), bcd(this.shiftTotal(3), 7)])))],
       [0xb3, c('any', () => ok(Buffer.from([this.lastError.code, this.lastError.ext])))],
       // printing and peripheral commands public hosts send: accepted, nothing to model beyond paper and cover
-      ...[0x4c, 0x6c, 0x73, 0x75, 0x87, 0x95, 0xab, 0xc1, 0xc2].map((code): [number, Command] => [code, c('any', (p) => (p.rest(), OK), { prints: true })]),
+      [0x4c, c('any', (p) => (r.printLine(decodeText(p.rest())), OK), { prints: true })],
+      ...[0x6c, 0x73, 0x75, 0x87, 0x95, 0xab, 0xc1, 0xc2].map((code): [number, Command] => [code, c('any', (p) => (p.rest(), OK), { prints: true })]),
       ...[0x47, 0x80, 0x85, 0x88, 0x82].map((code): [number, Command] => [code, c('any', (p) => (p.rest(), OK))]),
       [0x91, c('any', (p) => this.readRegister(p))],
       [0x9a, c('mode1', () => (r.openShift(), OK), { ...fiscal, long: true })],
