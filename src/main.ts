@@ -1,8 +1,10 @@
 /** kkt-gateway command line: run, ports, demo. */
 import { parseArgs } from 'node:util';
-import { loadConfig, defaultConfigPath, defaultDataDir, secretValues, ConfigError, type ConfigOverrides } from './config/index.ts';
+import { loadConfig, defaultConfigPath, defaultDataDir, secretValues, ConfigError, type Config, type ConfigOverrides } from './config/index.ts';
 import { createLogger, LogRing, type Logger } from './log.ts';
 import { authFileIn, buildWebApp, startWeb, type WebDeps } from './web/server.ts';
+import { pageTls, redirectServer } from './web/tls.ts';
+import { resetUsers } from './web/users.ts';
 import { promises as fs } from 'node:fs';
 import { buildGateway } from './app.ts';
 import { listCandidates } from './device/ports.ts';
@@ -27,6 +29,8 @@ Usage:
                                     embedded broker + emulator + gateway, one sample receipt
   kkt-gateway repair-db [--config FILE | --data-dir DIR]
                                     repair a damaged receipt database (a copy is kept aside first)
+  kkt-gateway reset-password [--config FILE | --data-dir DIR]
+                                    remove the web page's users: the page asks for a new setup code (restart after)
   kkt-gateway fleet --mqtt-url URL [--base kkt] [--listen HOST:PORT] [--config FILE]
                                     the fleet monitor: /metrics, alerts, the fleet page
   kkt-gateway request --mqtt-url URL [--base kkt] [--timeout S] <gateway_id> <command> [json]
@@ -66,16 +70,67 @@ function overridesFrom(v: Values): ConfigOverrides {
   return o;
 }
 
-/** Serves the web page; a failure to listen is logged, never fatal (receipts matter more than the page). */
-async function serveWeb(deps: WebDeps, host: string, port: number): Promise<() => Promise<void>> {
-  const app = await buildWebApp(deps);
+type WebListen = Config['web'] & { dataDir: string };
+
+/**
+ * Serves the web page over HTTPS on web.https_port (the data directory's self-signed certificate, made at the first
+ * start, or the installer's) with plain HTTP on web.port answering a redirect; with web.tls false, plain HTTP on
+ * web.port (tests and development only). A failure to listen is logged, never fatal (receipts matter more).
+ */
+async function serveWeb(deps: WebDeps, w: WebListen): Promise<() => Promise<void>> {
+  const { host, port } = w;
+  let tls;
+  if (w.tls) {
+    try {
+      tls = await pageTls(w.dataDir, { ...(w.tls_cert ? { cert: w.tls_cert } : {}), ...(w.tls_key ? { key: w.tls_key } : {}) });
+      deps.logger.info({ fingerprint_sha256: tls.fingerprint, cert: tls.certFile, source: tls.source }, 'web page certificate');
+    } catch (err) {
+      deps.logger.error({ err: { message: (err as Error).message } }, 'web page certificate unusable; the gateway runs without the page');
+      return async () => undefined;
+    }
+  }
+  const app = await buildWebApp({ ...deps, ...(tls ? { https: { cert: tls.cert, key: tls.key }, secure: true, tlsFingerprint: tls.fingerprint } : {}) });
+  let redirect: ReturnType<typeof redirectServer> | undefined;
   try {
-    const url = await startWeb(app, host, port);
+    const url = await startWeb(app, host, tls ? w.https_port : port);
     deps.logger.info({ url }, 'web page listening');
+    if (tls) {
+      const httpsPort = (app.server.address() as { port: number }).port;
+      redirect = redirectServer(httpsPort);
+      await new Promise<void>((resolve, reject) => {
+        redirect!.once('error', reject);
+        redirect!.listen(port, host, () => resolve());
+      });
+      deps.logger.info({ port: (redirect.address() as { port: number }).port, to: httpsPort }, 'web page: plain HTTP redirects to HTTPS');
+    }
   } catch (err) {
     deps.logger.error({ err: { message: (err as Error).message }, host, port }, 'web page could not listen; the gateway runs without it');
   }
-  return () => app.close();
+  return async () => {
+    redirect?.close();
+    await app.close();
+  };
+}
+
+/** --data-dir, else the configuration file's data_dir */
+async function dataDirOf(values: Values): Promise<string | undefined> {
+  if (typeof values['data-dir'] === 'string') return values['data-dir'];
+  const file = typeof values.config === 'string' ? values.config : defaultConfigPath();
+  return (await loadConfig(file, overridesFrom(values)).catch(() => undefined))?.data_dir;
+}
+
+/** `kkt-gateway reset-password`: the page's users removed, the first-run claim starts again */
+async function resetPasswordCommand(values: Values): Promise<number> {
+  const dataDir = await dataDirOf(values);
+  if (!dataDir) {
+    process.stderr.write('give --data-dir DIR (the directory that holds web-users.json)\n');
+    return 64;
+  }
+  const removed = await resetUsers(dataDir);
+  process.stdout.write(removed.length
+    ? `removed ${removed.join(', ')}\nrestart the service (systemctl restart kkt-gateway): the page then asks for a setup code printed on the register\n`
+    : `no web page users in ${path.resolve(dataDir)}: the page already asks for a setup code\n`);
+  return 0;
 }
 
 /** asks this process to stop gracefully; systemd (Restart=always) starts it again */
@@ -103,7 +158,14 @@ async function safeMode(file: string, err: ConfigError, values: Values): Promise
   const host = typeof raw?.web?.host === 'string' ? raw.web.host : '0.0.0.0';
   const port = o.webPort ?? (Number.isInteger(raw?.web?.port) ? (raw!.web.port as number) : 8080);
   const dataDir = o.dataDir ?? (typeof raw?.data_dir === 'string' ? raw.data_dir : (defaultDataDir() ?? './data'));
-  const close = await serveWeb({ logger, ring, authFile: authFileIn(dataDir), configFile: file, safeMode: { problems: err.problems, raw }, listPorts: () => listCandidates(), restart: restartSelf }, host, port);
+  const web = (raw?.web && typeof raw.web === 'object' ? raw.web : {}) as Record<string, unknown>;
+  const close = await serveWeb({ logger, ring, authFile: authFileIn(dataDir), configFile: file, safeMode: { problems: err.problems, raw }, listPorts: () => listCandidates(), restart: restartSelf }, {
+    host, port, dataDir,
+    https_port: Number.isInteger(web.https_port) ? (web.https_port as number) : 8443,
+    tls: web.tls !== false,
+    ...(typeof web.tls_cert === 'string' ? { tls_cert: web.tls_cert } : {}),
+    ...(typeof web.tls_key === 'string' ? { tls_key: web.tls_key } : {}),
+  });
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
@@ -145,8 +207,7 @@ async function run(values: Values): Promise<number> {
       listPorts: () => listCandidates(),
       restart: restartSelf,
     },
-    config.web.host,
-    config.web.port,
+    { ...config.web, dataDir: config.data_dir },
   );
   const notifier = await createNotifier({ logger });
   try {
@@ -157,8 +218,7 @@ async function run(values: Values): Promise<number> {
 }
 
 async function repairDbCommand(values: Values): Promise<number> {
-  const file = typeof values.config === 'string' ? values.config : defaultConfigPath();
-  const dataDir = typeof values['data-dir'] === 'string' ? values['data-dir'] : (await loadConfig(file, overridesFrom(values)).catch(() => undefined))?.data_dir;
+  const dataDir = await dataDirOf(values);
   if (!dataDir) {
     process.stderr.write('give --data-dir DIR (the directory that holds queue/)\n');
     return 64;
@@ -204,6 +264,8 @@ export async function main(argv: string[]): Promise<number> {
       return run(values);
     case 'repair-db':
       return repairDbCommand(values);
+    case 'reset-password':
+      return resetPasswordCommand(values);
     case 'ports':
       return ports(values);
     case 'demo':

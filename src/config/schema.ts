@@ -48,7 +48,18 @@ export interface Config {
     max_receipts: number;
     retention_days: number;
   };
-  web: { host: string; port: number };
+  web: {
+    host: string;
+    /** plain HTTP: redirects to https_port (with tls false: the page itself, for tests and development only) */
+    port: number;
+    /** HTTPS: the page */
+    https_port: number;
+    /** HTTPS (default true); false serves the page over plain HTTP on `port` — tests and development only */
+    tls: boolean;
+    /** the installer's own certificate and key (PEM files); without them a self-signed pair is made in data_dir */
+    tls_cert?: string;
+    tls_key?: string;
+  };
   security: {
     /** HMAC-SHA256 signed receipts and commands (see README §Signed messages) */
     signing: {
@@ -201,7 +212,12 @@ export const configSchema = {
       properties: {
         host: { type: 'string', minLength: 1, default: '0.0.0.0' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+        https_port: { type: 'integer', minimum: 0, maximum: 65535, default: 8443 },
+        tls: { type: 'boolean', default: true },
+        tls_cert: { type: 'string', minLength: 1 },
+        tls_key: { type: 'string', minLength: 1 },
       },
+      dependentRequired: { tls_cert: ['tls_key'], tls_key: ['tls_cert'] },
     },
     security: {
       type: 'object',

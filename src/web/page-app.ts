@@ -26,6 +26,8 @@ export interface PageAppOptions {
   userOf: (req: FastifyRequest) => string;
   /** served over TLS: the CSRF cookie is Secure (the page's session cookie is set by the page) */
   secure?: boolean;
+  /** serve HTTPS with this certificate and key (PEM) */
+  https?: { cert: string; key: string };
 }
 
 export interface PageApp {
@@ -39,7 +41,7 @@ export interface PageApp {
 export async function pageApp(o: PageAppOptions): Promise<PageApp> {
   const passwords = new PasswordStore(o.authFile);
   const sessions = new Sessions(o.now);
-  const app = Fastify({ loggerInstance: o.logger.child({ part: o.part }) as unknown as FastifyBaseLogger, bodyLimit: o.bodyLimit, trustProxy: false });
+  const app = Fastify({ loggerInstance: o.logger.child({ part: o.part }) as unknown as FastifyBaseLogger, bodyLimit: o.bodyLimit, trustProxy: false, ...(o.https ? { https: o.https } : {}) }) as unknown as FastifyInstance;
   await app.register(fastifyCookie, { secret: randomBytes(32).toString('hex') });
   await app.register(fastifyCsrf, {
     sessionPlugin: '@fastify/cookie',

@@ -64,6 +64,8 @@ export interface WebDeps {
   tlsFingerprint?: string;
   /** the page is served over TLS: cookies are Secure */
   secure?: boolean;
+  /** serve HTTPS with this certificate and key (PEM) */
+  https?: { cert: string; key: string };
 }
 
 declare module 'fastify' {
@@ -107,7 +109,7 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
   const now = d.now ?? Date.now;
   const { app, sessions, sessionOf } = await pageApp({
     logger: d.logger, part: 'web', bodyLimit: 1024 * 1024, publicDir: PUBLIC_DIR, cookie: COOKIE, authFile: d.authFile, now,
-    userOf: (req) => req.session?.id ?? '', ...(d.secure ? { secure: true } : {}),
+    userOf: (req) => req.session?.id ?? '', ...(d.secure ? { secure: true } : {}), ...(d.https ? { https: d.https } : {}),
   });
   const dataDir = path.dirname(d.authFile);
   const users = new UserStore(d.usersFile ?? path.join(dataDir, 'web-users.json'), d.authFile);

@@ -136,7 +136,7 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
       ...o.config,
       mqtt: { url: broker.url, protocol_version: 4, reconnect_min_ms: 200, reconnect_max_ms: 1000, ...o.config?.mqtt },
       device: { port: pty.path, protocol, ...o.config?.device },
-      web: { host: '127.0.0.1', port: 0, ...o.config?.web },
+      web: { host: '127.0.0.1', port: 0, https_port: 0, ...o.config?.web },
       log: { level: process.env.KKT_TEST_LOG ?? 'silent', ...o.config?.log },
     },
     {},

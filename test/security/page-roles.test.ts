@@ -47,7 +47,8 @@ t.test('first run: the setup code is printed on the register as a non-fiscal sli
   t.match(code, /^\d{4}-\d{4}$/);
   const tape = await waitFor(async () => {
     const l = await tapeOf(rig.dir);
-    return l.some((x) => x.includes(code)) ? l : undefined;
+    const at = l.findIndex((x) => x.includes(code));
+    return at >= 0 && l.slice(at).some((x) => /НЕ ФИСКАЛЬНЫЙ/.test(x)) ? l : undefined;
   }, 'the slip on the tape');
   t.ok(tape.some((x) => /SETUP CODE/.test(x)), 'the slip says what it is');
   t.ok(tape.some((x) => /НЕ ФИСКАЛЬНЫЙ/.test(x)), 'and that it is not fiscal');

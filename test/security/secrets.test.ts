@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { startMosquitto, freePort } from '../helpers/broker.ts';
 import { makeRig } from '../helpers/rig.ts';
 import { startGatewayProcess } from '../helpers/gateway-process.ts';
+import { setupCodeIn, waitFor } from '../helpers/web-client.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { envelope } from '../../src/security/signature.ts';
 import { sampleReceipt } from '../../src/cli/sample.ts';
@@ -38,7 +39,8 @@ t.test('no configured secret appears in any output of a full run', async (t) => 
     ...rig.config,
     mqtt: { ...rig.config.mqtt, url: `mqtt://127.0.0.1:${pwPort}`, username: 'kkt', password: MQTT_PW, health_interval: 1 },
     security: { signing: { enabled: true, keys: [{ id: 'k1', secret: KEY1 }, { id: 'k2', secret: KEY2 }] } },
-    web: { host: '127.0.0.1', port: webPort },
+    // plain HTTP (web.tls false, a test setting) so fetch() reads every answer; HTTPS is test/security/page-tls.test.ts
+    web: { host: '127.0.0.1', port: webPort, tls: false },
     log: { level: 'debug' },
   });
   const gp = startGatewayProcess(config, rig.dir);
@@ -70,7 +72,9 @@ t.test('no configured secret appears in any output of a full run', async (t) => 
     bodies.push(`${path} ${JSON.stringify([...r.headers])} ${await r.clone().text()}`);
     return r;
   };
-  const setup = await post('/api/setup', { password: WEB_PW });
+  await post('/api/setup/code', {});
+  const code = await waitFor(async () => setupCodeIn(gp.output().split('\n')), 'the setup code in the log');
+  const setup = await post('/api/setup', { code, password: WEB_PW });
   t.equal(setup.status, 200);
   await post('/api/login', { password: `${WEB_PW}-wrong` });
   const cookie = setup.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');

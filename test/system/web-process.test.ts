@@ -13,6 +13,7 @@ import { makeRig } from '../helpers/rig.ts';
 import { freePort } from '../helpers/broker.ts';
 import { ROOT, startGatewayProcess } from '../helpers/gateway-process.ts';
 import { parseConfig } from '../../src/config/index.ts';
+import { setupCodeIn } from '../helpers/web-client.ts';
 
 async function until<T>(f: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
@@ -28,7 +29,8 @@ t.test('the running gateway serves the page on web.port', async (t) => {
   const rig = await makeRig();
   t.teardown(() => rig.close());
   const port = await freePort();
-  const config = parseConfig({ ...rig.config, web: { host: '127.0.0.1', port } });
+  // plain HTTP (web.tls false, a test setting); HTTPS from the real process: test/security/page-tls.test.ts
+  const config = parseConfig({ ...rig.config, web: { host: '127.0.0.1', port, tls: false } });
   const gp = startGatewayProcess(config, rig.dir);
   t.teardown(() => gp.child.kill('SIGKILL'));
   const session = await until(async () => (await fetch(`http://127.0.0.1:${port}/api/session`)).json() as Promise<Record<string, unknown>>, 'web page up');
@@ -45,7 +47,7 @@ t.test('an invalid configuration: safe mode, only the page, no crash loop', asyn
   const dir = mkdtempSync(join(tmpdir(), 'kkt-safe-'));
   const port = await freePort();
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({ data_dir: join(dir, 'data'), mqtt: { url: 'mqtt://127.0.0.1:1', password: 'Safe-Mode-Secret-1' }, shift: { close_at: '25:00' }, web: { host: '127.0.0.1', port } }));
+  writeFileSync(file, JSON.stringify({ data_dir: join(dir, 'data'), mqtt: { url: 'mqtt://127.0.0.1:1', password: 'Safe-Mode-Secret-1' }, shift: { close_at: '25:00' }, web: { host: '127.0.0.1', port, tls: false } }));
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'kkt-gateway.js'), 'run', '--config', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -59,7 +61,11 @@ t.test('an invalid configuration: safe mode, only the page, no crash loop', asyn
   t.match(out, /device/, 'the missing port is named');
   t.match(out, /shift\.close_at/, 'and the bad closing time');
   t.notMatch(out, 'Safe-Mode-Secret-1', 'no secret in the output');
-  const setup = await fetch(`http://127.0.0.1:${port}/api/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'installer-pass' }) });
+  // no register to print on in safe mode: the installer reads the setup code in the log
+  const asked = await fetch(`http://127.0.0.1:${port}/api/setup/code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  t.match(await asked.json(), { printed: 'failed' });
+  const code = await until(async () => setupCodeIn(out.split('\n')), 'the setup code in the log');
+  const setup = await fetch(`http://127.0.0.1:${port}/api/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code, password: 'installer-pass' }) });
   t.equal(setup.status, 200);
   const cookie = setup.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
   const cfg = (await (await fetch(`http://127.0.0.1:${port}/api/config`, { headers: { cookie } })).json()) as { config: Record<string, any>; problems: Array<{ field: string }> };
