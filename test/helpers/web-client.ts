@@ -1,5 +1,6 @@
 /** A cookie-keeping client for the web app's inject() (no sockets): what a browser would send, nothing more. */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { Page } from 'playwright-core';
 
 export class InjectClient {
   cookies = new Map<string, string>();
@@ -74,3 +75,22 @@ export async function waitFor<T>(f: () => Promise<T | undefined>, what: string, 
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * The first-run claim in the browser: «Напечатать код», the code read by `readCode` (the register's tape, or the log
+ * of the app: logOf), typed in with the password twice. Leaves the page submitting the form.
+ */
+export async function claimInPage(page: Page, readCode: () => Promise<string | undefined>, password: string): Promise<string> {
+  await page.waitForSelector('#setup-form');
+  await page.click('#setup-print-code');
+  await page.waitForSelector('#setup-code-result .pill');
+  const code = await waitFor(readCode, 'the setup code');
+  await page.fill('#setup-code', code);
+  await page.fill('#setup-password', password);
+  await page.fill('#setup-repeat', password);
+  await page.click('#setup-form button[type=submit]');
+  return code;
+}
+
+/** the setup code in the log of a web app built by the rigs */
+export const codeFromLog = (app: FastifyInstance) => async (): Promise<string | undefined> => setupCodeIn(logOf.get(app)?.() ?? []);

@@ -12,6 +12,7 @@ import { mkdirSync, promises as fs } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { makeWebRig } from '../helpers/web-rig.ts';
+import { claimInPage, codeFromLog, waitFor } from '../helpers/web-client.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -27,19 +28,25 @@ async function shot(page: Page, name: string, fullPage = true): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 }
 
-t.test('an installer does everything in the browser', async (t) => {
-  const { rig, gw, app, configFile } = await makeWebRig(
-    { device: { protocol: 'auto' }, mqtt: { username: 'gw', password: MQTT_SECRET }, fiscal: { registration_number: '0000000001012345', company_inn: '5010051677', cashier: { name: 'Иванова А.А.' } } },
-    [MQTT_SECRET],
-  );
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+/** the web rig listening on a free port, and a Chromium, closed at the test's end */
+async function served(t: any, config: Record<string, any>, secrets: string[]) {
+  const w = await makeWebRig(config, secrets);
+  await w.app.listen({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${(w.app.server.address() as AddressInfo).port}`;
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   t.teardown(async () => {
     await browser.close();
-    await app.close();
-    await rig.close();
+    await w.app.close();
+    await w.rig.close();
   });
+  return { ...w, base, browser };
+}
+
+t.test('an installer does everything in the browser', async (t) => {
+  const { rig, gw, app, configFile, base, browser } = await served(t,
+    { device: { protocol: 'auto' }, mqtt: { username: 'gw', password: MQTT_SECRET }, fiscal: { registration_number: '0000000001012345', company_inn: '5010051677', cashier: { name: 'Иванова А.А.' } } },
+    [MQTT_SECRET],
+  );
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ru-RU' });
   const page = await context.newPage();
   const pageErrors: string[] = [];
@@ -57,8 +64,7 @@ t.test('an installer does everything in the browser', async (t) => {
   await page.fill('#setup-repeat', 'something else');
   await page.click('#setup-form button[type=submit]');
   await page.waitForSelector('#setup-msg:has-text("не совпадают")');
-  await page.fill('#setup-repeat', PASSWORD);
-  await page.click('#setup-form button[type=submit]');
+  await claimInPage(page, codeFromLog(app), PASSWORD);
 
   // status, live, and «проверить связь»
   await page.waitForSelector('#card-register');
@@ -193,4 +199,80 @@ t.test('an installer does everything in the browser', async (t) => {
   await page.click('#logout');
   await page.waitForSelector('#login-form');
   t.same(pageErrors.filter((e) => !/status of 4\d\d/.test(e)), [], 'no script errors or Content-Security-Policy violations on any page');
+});
+
+t.test('the claim with the code from the register\'s printout, a cashier, her manual receipt in the audit log', async (t) => {
+  const { rig, base, browser } = await served(t, { fiscal: { company_inn: '5010051677' } }, []);
+  const errors: string[] = [];
+  const open = async (): Promise<Page> => {
+    const p = await (await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'ru-RU' })).newPage();
+    p.on('pageerror', (e) => errors.push(e.message));
+    p.setDefaultTimeout(20_000);
+    await p.goto(base);
+    return p;
+  };
+  // the admin at the register: the code as the emulator printed it on its tape
+  const admin = await open();
+  const fromTape = async (): Promise<string | undefined> => {
+    const tape = await fs.readFile(join(rig.dir, 'tape.txt'), 'utf8').catch(() => '');
+    return /\b(\d{4}-\d{4})\b/.exec(tape)?.[1];
+  };
+  await claimInPage(admin, fromTape, PASSWORD);
+  await admin.waitForSelector('#card-register');
+  t.match(await admin.textContent('#whoami'), /admin/);
+  await shot(admin, '10-claimed');
+  // a cashier
+  await admin.click('a[data-page=users]');
+  await admin.waitForSelector('#user-form');
+  await admin.fill('#u-name', 'olga');
+  await admin.selectOption('#u-role', 'cashier');
+  await admin.fill('#u-password', 'Olga-kassa-1');
+  await admin.click('#user-form button[type=submit]');
+  await admin.waitForSelector('#users-list tr[data-user="olga"]');
+  await shot(admin, '11-users');
+
+  // the cashier logs in: no settings, no users' list, no audit; a manual receipt
+  const cashier = await open();
+  await cashier.waitForSelector('#login-form');
+  await cashier.fill('#login-username', 'olga');
+  await cashier.fill('#login-password', 'Olga-kassa-1');
+  await cashier.click('#login-form button[type=submit]');
+  await cashier.waitForSelector('#card-register');
+  t.match(await cashier.textContent('#whoami'), /olga \(кассир\)/);
+  t.equal(await cashier.isVisible('a[data-page=settings]'), false, 'no settings for a cashier');
+  t.equal(await cashier.isVisible('a[data-page=audit]'), false, 'no audit for a cashier');
+  await cashier.click('a[data-page=manual]');
+  await cashier.waitForSelector('#manual-form');
+  await cashier.fill('#m-external_id', 'olga-1');
+  await cashier.fill('#m-company-email', 'shop@example.com');
+  await cashier.fill('#m-email', 'client@example.ru');
+  await cashier.fill('#manual-form tr.item .name', 'Хлеб');
+  await cashier.fill('#manual-form tr.item .price', '45,50');
+  await cashier.click('#m-submit');
+  await cashier.waitForSelector('#m-result .pill.ok, #m-result .pill.bad', { timeout: 30_000 });
+  t.match(await cashier.textContent('#m-result'), /фискализирован/, 'the cashier\'s receipt is fiscalized');
+  const fd = readJournal(join(rig.dir, 'fn.jsonl')).documents.filter((d) => d.type === 3).at(-1)!.fd;
+
+  // both actions in the admin's audit log, with who did them, and the receipt's FD
+  await admin.click('a[data-page=audit]');
+  await admin.waitForSelector('#audit-table');
+  await waitFor(async () => {
+    await admin.click('#audit-find');
+    await admin.waitForSelector('#audit-rows tr');
+    return (await admin.$('#audit-rows tr[data-action="manual_receipt_result"]')) ? true : undefined;
+  }, 'the receipt\'s result in the audit log');
+  const added = await admin.textContent('#audit-rows tr[data-action="user_added"]');
+  t.match(added, /admin/, 'the admin added the cashier');
+  t.match(added, /olga/);
+  const receipt = await admin.textContent('#audit-rows tr[data-action="manual_receipt"]');
+  t.match(receipt, /olga \(кассир\)/, 'the cashier registered the receipt');
+  t.match(receipt, /olga-1/);
+  t.match(await admin.textContent('#audit-rows tr[data-action="manual_receipt_result"]'), new RegExp(`"fd":${fd}\\b`), 'with its FD');
+  await admin.fill('#a-user', 'olga');
+  await admin.click('#audit-find');
+  await admin.waitForSelector('#audit-rows tr[data-action="login"]');
+  t.notOk(await admin.$('#audit-rows tr[data-action="user_added"]'), 'filtered by user');
+  t.match(await admin.getAttribute('#audit-csv', 'href'), /\/api\/audit\.csv\?user=olga/);
+  await shot(admin, '12-audit');
+  t.same(errors, [], 'no script errors');
 });

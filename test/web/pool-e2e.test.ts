@@ -14,6 +14,7 @@ import { readJournal } from '../../drivers/emulator/journal.ts';
 import { crashReceipt } from '../../scripts/chaos/crash.ts';
 import { makePoolWebRig, TWO_REGISTERS } from '../helpers/pool-web-rig.ts';
 import { makeWebRig } from '../helpers/web-rig.ts';
+import { claimInPage, codeFromLog } from '../helpers/web-client.ts';
 
 t.setTimeout(180_000);
 
@@ -41,10 +42,7 @@ t.test('two registers in the browser: the selector, each register\'s status, jou
   await w.rig.store.until(() => ['r-hall', 'r-bar'].every((id) => w.rig.store.final(id)), 'both receipts', 30_000);
 
   await page.goto(base);
-  await page.waitForSelector('#setup-form');
-  await page.fill('#setup-password', PASSWORD);
-  await page.fill('#setup-repeat', PASSWORD);
-  await page.click('#setup-form button[type=submit]');
+  await claimInPage(page, codeFromLog(w.app), PASSWORD);
 
   // the selector, and the first register's status
   await page.waitForSelector('#card-register .pill.ok');
@@ -142,9 +140,7 @@ t.test('one register: no selector, no register column', async (t) => {
     await rig.close();
   });
   await page.goto(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
-  await page.fill('#setup-password', PASSWORD);
-  await page.fill('#setup-repeat', PASSWORD);
-  await page.click('#setup-form button[type=submit]');
+  await claimInPage(page, codeFromLog(app), PASSWORD);
   await page.waitForSelector('#card-register');
   t.ok(await page.$('#device-select option[value="kkt1"]'), 'the selector knows the one register');
   t.equal(await page.isVisible('#device-picker'), false, 'and is hidden');

@@ -37,6 +37,10 @@ const DICT = {
     'm.accepted': 'Чек принят в очередь, ждём кассу…', 'm.done': 'Чек фискализирован: ФД № {fd}, ФП {fp}, смена {shift}.', 'm.failed': 'Чек не напечатан: {error}', 'm.rejected': 'Чек не принят: {error}', 'm.duplicate': 'Такой external_id уже есть: {status}.',
     'logs.title': 'Логи', 'logs.level': 'Уровень', 'logs.refresh': 'Обновить', 'logs.empty': 'Записей нет.',
     'err.network': 'Нет связи со шлюзом', 'err.throttled': 'Слишком много попыток, подождите минуту', 'common.yes': 'да', 'common.no': 'нет',
+    'setup.claimHint': 'Чтобы никто другой в сети магазина не занял шлюз, нужен одноразовый код. Нажмите «Напечатать код»: касса напечатает нефискальный служебный чек с кодом (код есть и в журнале шлюза, journalctl -u kkt-gateway). Код действует 15 минут, 5 попыток.', 'setup.printCode': 'Напечатать код', 'setup.codePrinted': 'Код напечатан на кассе (и записан в журнал). Отпечаток сертификата: {fp}', 'setup.codeLogged': 'Касса не напечатала код ({error}); он в журнале шлюза.', 'setup.code': 'Код с чека', 'setup.username': 'Имя администратора',
+    'login.username': 'Пользователь', 'nav.users': 'Пользователи', 'nav.audit': 'Аудит', 'role.admin': 'администратор', 'role.cashier': 'кассир',
+    'u.title': 'Пользователи', 'u.name': 'Имя', 'u.role': 'Роль', 'u.created': 'Создан', 'u.add': 'Добавить', 'u.password': 'Пароль', 'u.remove': 'Удалить', 'u.added': 'Пользователь добавлен.', 'u.removed': 'Пользователь удалён.', 'u.own': 'Мой пароль',
+    'a.title': 'Журнал действий (аудит)', 'a.time': 'Время', 'a.user': 'Пользователь', 'a.ip': 'Адрес', 'a.action': 'Действие', 'a.outcome': 'Итог', 'a.detail': 'Подробности', 'a.csv': 'Скачать CSV', 'a.find': 'Показать', 'a.empty': 'Записей нет.', 'a.any': 'любое',
   },
   en: {
     'nav.status': 'Status', 'nav.settings': 'Settings', 'nav.zreports': 'Z-reports', 'nav.journal': 'Receipts', 'nav.manual': 'Manual receipt', 'nav.logs': 'Logs', 'nav.logout': 'Log out',
@@ -72,6 +76,10 @@ const DICT = {
     'm.accepted': 'Receipt queued, waiting for the register…', 'm.done': 'Receipt fiscalized: FD {fd}, FP {fp}, shift {shift}.', 'm.failed': 'Receipt not printed: {error}', 'm.rejected': 'Receipt refused: {error}', 'm.duplicate': 'This external_id exists already: {status}.',
     'logs.title': 'Logs', 'logs.level': 'Level', 'logs.refresh': 'Refresh', 'logs.empty': 'No lines.',
     'err.network': 'The gateway does not answer', 'err.throttled': 'Too many attempts, wait a minute', 'common.yes': 'yes', 'common.no': 'no',
+    'setup.claimHint': 'So that nobody else on the shop\'s network can take the gateway, a one-time code is needed. Press “Print code”: the register prints a non-fiscal service slip with it (the code is also in the gateway\'s log, journalctl -u kkt-gateway). Valid 15 minutes, 5 tries.', 'setup.printCode': 'Print code', 'setup.codePrinted': 'The code is printed on the register (and in the log). Certificate fingerprint: {fp}', 'setup.codeLogged': 'The register did not print the code ({error}); it is in the gateway\'s log.', 'setup.code': 'Code from the slip', 'setup.username': 'Admin user name',
+    'login.username': 'User', 'nav.users': 'Users', 'nav.audit': 'Audit', 'role.admin': 'admin', 'role.cashier': 'cashier',
+    'u.title': 'Users', 'u.name': 'Name', 'u.role': 'Role', 'u.created': 'Created', 'u.add': 'Add', 'u.password': 'Password', 'u.remove': 'Remove', 'u.added': 'User added.', 'u.removed': 'User removed.', 'u.own': 'My password',
+    'a.title': 'Audit log', 'a.time': 'Time', 'a.user': 'User', 'a.ip': 'Address', 'a.action': 'Action', 'a.outcome': 'Outcome', 'a.detail': 'Detail', 'a.csv': 'Download CSV', 'a.find': 'Show', 'a.empty': 'No entries.', 'a.any': 'any',
   },
 };
 
@@ -199,6 +207,9 @@ async function boot() {
     return renderLogin();
   }
   top.hidden = false;
+  // a cashier sees only the pages she may use
+  for (const a of document.querySelectorAll('#nav a[data-admin]')) a.hidden = r.data.role !== 'admin';
+  document.getElementById('whoami').textContent = r.data.user ? `${r.data.user} (${t(`role.${r.data.role}`)})` : '';
   banner(r.data.safe_mode ? t('safe.banner') : '');
   if (!location.hash || location.hash === '#/login') location.hash = r.data.safe_mode ? '#/settings' : '#/status';
   await kktPool.load();
@@ -210,7 +221,7 @@ function route() {
   stopLive();
   const page = (location.hash.replace(/^#\//, '').split('/')[0]) || 'status';
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
-  const pages = { status: renderStatus, settings: renderSettings, zreports: renderZReports, journal: renderJournal, receipt: renderReceipt, manual: renderManual, logs: renderLogs };
+  const pages = { status: renderStatus, settings: renderSettings, zreports: renderZReports, journal: renderJournal, receipt: renderReceipt, manual: renderManual, logs: renderLogs, users: renderUsers, audit: renderAudit };
   (pages[page] || renderStatus)();
 }
 
@@ -220,32 +231,46 @@ function fieldRow(label, input, id) {
 }
 
 function renderSetup() {
+  const code = h('input', { type: 'text', id: 'setup-code', autocomplete: 'one-time-code', inputmode: 'numeric', required: true, placeholder: '1234-5678' });
+  const user = h('input', { type: 'text', id: 'setup-username', autocomplete: 'username', value: 'admin', required: true });
+  const codeOut = h('div', { class: 'result', id: 'setup-code-result' });
+  const printBtn = h('button', { type: 'button', class: 'secondary', id: 'setup-print-code' }, t('setup.printCode'));
+  printBtn.addEventListener('click', async () => {
+    printBtn.disabled = true;
+    const r = await api('POST', '/api/setup/code', {});
+    printBtn.disabled = false;
+    if (!r.ok) return void codeOut.replaceChildren(pill('bad', errText(r.data && r.data.error)));
+    codeOut.replaceChildren(r.data.printed === 'queued' ? pill('ok', t('setup.codePrinted', { fp: r.data.fingerprint || '—' })) : pill('warn', t('setup.codeLogged', { error: r.data.error || '' })));
+  });
   const p1 = h('input', { type: 'password', id: 'setup-password', autocomplete: 'new-password', required: true, minlength: 8 });
   const p2 = h('input', { type: 'password', id: 'setup-repeat', autocomplete: 'new-password', required: true, minlength: 8 });
   const msg = h('div', { class: 'field-error', id: 'setup-msg' });
-  const form = h('form', { class: 'card login', id: 'setup-form' },
-    h('h1', {}, t('setup.title')), h('p', { class: 'hint' }, t('setup.hint')),
+  const form = h('form', { class: 'card login', id: 'setup-form', novalidate: true },
+    h('h1', {}, t('setup.title')), h('p', { class: 'hint' }, t('setup.claimHint')), h('p', {}, printBtn), codeOut,
+    fieldRow(t('setup.code'), code, 'setup-code'), fieldRow(t('setup.username'), user, 'setup-username'), h('p', { class: 'hint' }, t('setup.hint')),
     fieldRow(t('setup.password'), p1, 'setup-password'), fieldRow(t('setup.repeat'), p2, 'setup-repeat'), msg,
     h('button', { type: 'submit' }, t('setup.submit')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     if (p1.value !== p2.value) return void (msg.textContent = t('setup.mismatch'));
-    const r = await api('POST', '/api/setup', { password: p1.value });
+    const r = await api('POST', '/api/setup', { code: code.value.trim(), username: user.value.trim(), password: p1.value });
     if (!r.ok) return void (msg.textContent = errText(r.data && r.data.error));
     location.hash = '#/status';
     await boot();
   });
   mount(form);
-  p1.focus();
+  code.focus();
 }
 
 function renderLogin() {
+  const u = h('input', { type: 'text', id: 'login-username', autocomplete: 'username', value: localStorage.getItem('user') || 'admin', required: true });
   const p = h('input', { type: 'password', id: 'login-password', autocomplete: 'current-password', required: true });
   const msg = h('div', { class: 'field-error', id: 'login-msg' });
-  const form = h('form', { class: 'card login', id: 'login-form' }, h('h1', {}, t('login.title')), fieldRow(t('login.password'), p, 'login-password'), msg, h('button', { type: 'submit' }, t('login.submit')));
+  const form = h('form', { class: 'card login', id: 'login-form' }, h('h1', {}, t('login.title')), fieldRow(t('login.username'), u, 'login-username'), fieldRow(t('login.password'), p, 'login-password'), msg, h('button', { type: 'submit' }, t('login.submit')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const r = await api('POST', '/api/login', { password: p.value });
+    const r = await api('POST', '/api/login', { username: u.value.trim(), password: p.value });
+    if (r.ok) localStorage.setItem('user', u.value.trim());
     if (!r.ok) return void (msg.textContent = errText(r.data && r.data.error));
     await boot();
   });
@@ -847,6 +872,10 @@ async function renderManual() {
   }
   mount(form);
 }
+
+// ---------------------------------------------------------------------------------------------------- users, audit (admin.js)
+const renderUsers = () => window.kktAdmin.users();
+const renderAudit = () => window.kktAdmin.audit();
 
 // ---------------------------------------------------------------------------------------------------- logs
 async function renderLogs() {
