@@ -54,7 +54,15 @@ export class OutboxPump {
       // leave the outbox together, in one unsynced batch (a lost removal only re-sends a result)
       const results = await Promise.allSettled(entries.map((e) => this.mqtt.publish(e.topic, e.payload)));
       const acked = entries.filter((_, i) => results[i]!.status === 'fulfilled').map((e) => e.key);
-      if (acked.length > 0) await this.store.ackOutboxMany(acked);
+      if (acked.length > 0) {
+        try {
+          await this.store.ackOutboxMany(acked);
+        } catch (err) {
+          // the disk refused the removal: the entries stay and are sent again (the contract allows a repeat)
+          this.logger.warn({ err: String(err) }, 'outbox entries could not be removed; they will be sent again');
+          return;
+        }
+      }
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) {
         this.logger.debug({ err: String((failed as PromiseRejectedResult).reason) }, 'outbox publish interrupted; will resend after reconnect');
