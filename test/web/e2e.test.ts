@@ -252,6 +252,15 @@ t.test('the claim with the code from the register\'s printout, a cashier, her ma
   await cashier.waitForSelector('#m-result .pill.ok, #m-result .pill.bad', { timeout: 30_000 });
   t.match(await cashier.textContent('#m-result'), /фискализирован/, 'the cashier\'s receipt is fiscalized');
   const fd = readJournal(join(rig.dir, 'fn.jsonl')).documents.filter((d) => d.type === 3).at(-1)!.fd;
+  // an X-report and a cash-in from the Z-reports page
+  await cashier.click('a[data-page=zreports]');
+  await cashier.waitForSelector('#cmd-x_report');
+  await cashier.click('#cmd-x_report');
+  await cashier.waitForSelector('#z-result:has-text("Выполнено")', { timeout: 30_000 });
+  await cashier.fill('#cash-sum', '150,25');
+  await cashier.click('#cmd-cash_in');
+  await cashier.waitForSelector('#z-result:has-text("Выполнено")', { timeout: 30_000 });
+  t.ok(readJournal(join(rig.dir, 'fn.jsonl')).nonFiscal.some((r) => r.type === 'cash_in' && r.sum === 15025), 'the cash-in is on the register');
 
   // both actions in the admin's audit log, with who did them, and the receipt's FD
   await admin.click('a[data-page=audit]');
@@ -268,6 +277,8 @@ t.test('the claim with the code from the register\'s printout, a cashier, her ma
   t.match(receipt, /olga \(кассир\)/, 'the cashier registered the receipt');
   t.match(receipt, /olga-1/);
   t.match(await admin.textContent('#audit-rows tr[data-action="manual_receipt_result"]'), new RegExp(`"fd":${fd}\\b`), 'with its FD');
+  t.match(await admin.textContent('#audit-rows tr[data-action="cash_in"]'), /olga.*150\.25/, 'the cash-in with its sum');
+  t.ok(await admin.$('#audit-rows tr[data-action="x_report"]'), 'the X-report');
   await admin.fill('#a-user', 'olga');
   await admin.click('#audit-find');
   await admin.waitForSelector('#audit-rows tr[data-action="login"]');

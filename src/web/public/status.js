@@ -8,7 +8,8 @@ export function level(l) {
 
 /** «Закрепить протокол»: saves the protocol that answered as `device.protocol` (no more asking at every open) */
 function pinBox(reg) {
-  if (reg.protocol_setting !== 'auto' || !reg.protocol) return '';
+  // a setting: the admin's
+  if (reg.protocol_setting !== 'auto' || !reg.protocol || !S.session || S.session.role !== 'admin') return '';
   // the outcome outlives the live re-renders of the status page
   const show = (o) => o ? pill(o.ok ? 'ok' : 'bad', o.text) : '';
   const out = h('span', { class: 'result', id: 'pin-result' }, show(S.pinResult));

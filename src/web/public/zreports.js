@@ -48,6 +48,26 @@ export async function renderZReports() {
     }, 700);
     S.timers.push(poll);
   });
+  // X-report, cash in / cash out: queued like the Z-report, the outcome shown when the register has done it
+  const sum = h('input', { type: 'text', id: 'cash-sum', inputmode: 'decimal', placeholder: '0,00', size: 8 });
+  const command = (name) => {
+    const b = h('button', { type: 'button', class: 'secondary', id: `cmd-${name}` }, t(`cmd.${name}`));
+    b.addEventListener('click', async () => {
+      const m = /^\s*(\d{1,9})(?:[.,](\d{1,2}))?\s*$/.exec(sum.value);
+      const body = name === 'x_report' ? { command: name } : { command: name, sum: m ? Number(`${m[1]}.${(m[2] || '').padEnd(2, '0')}`) : NaN };
+      const q = await api('POST', '/api/commands', kktPool.body(body));
+      if (!q.ok) return void out.replaceChildren(pill('bad', errText(q.data && q.data.error)));
+      out.replaceChildren(t('z.queued'));
+      const poll = setInterval(async () => {
+        const s = await api('GET', `/api/receipts/${encodeURIComponent(q.data.id)}`);
+        if (!s.ok || s.data.status === 'accepted') return;
+        clearInterval(poll);
+        out.replaceChildren(s.data.status === 'done' ? pill('ok', t('cmd.done')) : pill('bad', errText((s.data.result || {}).error)));
+      }, 700);
+      S.timers.push(poll);
+    });
+    return b;
+  };
   // the register's own counters when it gave them; the gateway's tally otherwise, marked as such
   let cumulative = book && book.cumulative ? book.cumulative.sell - book.cumulative.sell_refund - book.cumulative.buy + book.cumulative.buy_refund : null;
   const tally = book && book.tally ? book.tally.ops : null;
@@ -71,5 +91,5 @@ export async function renderZReports() {
     h('thead', {}, h('tr', {}, ['z.number', 'z.date', 'z.ofd', 'z.count', 'z.sum', 'z.fn', 'z.reg', 'z.sno', 'z.link'].map((k) => h('th', { class: k === 'z.count' || k === 'z.sum' || k === 'z.number' ? 'num' : '' }, t(k))))),
     h('tbody', {}, reports.map(zRow)));
   const shown = detail ? reports.find((z) => String(z.fiscal_document_number) === detail) : null;
-  mount(h('h1', {}, t('z.title'), kktPool.titleSuffix()), totals, h('div', { class: 'toolbar' }, add), out, table, shown ? h('pre', { id: 'z-detail' }, JSON.stringify(shown, null, 2)) : '');
+  mount(h('h1', {}, t('z.title'), kktPool.titleSuffix()), totals, h('div', { class: 'toolbar' }, add, ' ', command('x_report'), ' ', h('label', {}, t('cmd.sum'), sum), command('cash_in'), command('cash_out')), out, table, shown ? h('pre', { id: 'z-detail' }, JSON.stringify(shown, null, 2)) : '');
 }
