@@ -213,3 +213,29 @@ t.test('the audit log survives a restart and drops entries past queue.retention_
   t.ok(e.some((x) => x.action === 'claim' && x.outcome === 'ok'), 'the claim is still there');
   t.notOk(e.some((x) => x.user === 'ghost'), 'an entry older than the retention is dropped');
 });
+
+t.test('the setup slip on an ATOL register: 4C lines on its tape, nothing fiscal', async (t) => {
+  const { makeRig } = await import('../helpers/rig.ts');
+  const { buildWebApp, authFileIn } = await import('../../src/web/server.ts');
+  const { createLogger, LogRing } = await import('../../src/log.ts');
+  const rig = await makeRig({ protocol: 'atol' });
+  const gw = await rig.startGateway();
+  const ring = new LogRing();
+  const app = await buildWebApp({ logger: createLogger({ level: 'info', ring, destination: { write: () => true } as never }), ring, authFile: authFileIn(rig.config.data_dir), configFile: join(rig.dir, 'config.json'), gateway: gw, tlsFingerprint: 'AA:BB:CC' });
+  t.teardown(async () => {
+    await app.close();
+    await rig.close();
+  });
+  const before = readJournal(join(rig.dir, 'fn.jsonl')).documents.length;
+  const c = new InjectClient(app);
+  t.match(c.json(await c.req('POST', '/api/setup/code', {})), { printed: 'queued', fingerprint: 'AA:BB:CC' });
+  const code = setupCodeIn(ring.recent())!;
+  const tape = await waitFor(async () => {
+    const l = await tapeOf(rig.dir);
+    const at = l.findIndex((x) => x.includes(code));
+    return at >= 0 && l.slice(at).some((x) => /НЕ ФИСКАЛЬНЫЙ/.test(x)) ? l : undefined;
+  }, 'the slip on the ATOL tape');
+  t.ok(tape.includes('AA:BB:CC'), 'with the fingerprint');
+  t.equal(readJournal(join(rig.dir, 'fn.jsonl')).documents.length, before, 'nothing in the fiscal storage');
+  t.equal((await c.req('POST', '/api/setup', { code, password: ADMIN_PW })).statusCode, 200);
+});
