@@ -1,10 +1,11 @@
 /**
  * A pseudo-terminal for the emulator, made by socat: the host opens `path` like a serial port; the emulator
  * reads and writes `stream` (socat's stdio). Raw mode, no echo: bytes 0x00–0xFF pass unchanged both ways.
- * Closing it and creating a new one simulates a USB replug. Without socat it rejects with a MissingToolError (one
+ * Closing it and creating a new one simulates a USB replug (with a `link`, the link is removed first). Without socat it rejects with a MissingToolError (one
  * line: the tool, what needs it, the apt-get command); the emulator over TCP needs no external tool.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import { MissingToolError } from '../../scripts/tools.mjs';
 
@@ -36,7 +37,7 @@ export async function createPty(opts: PtyOptions = {}): Promise<Pty> {
   });
   const stream = Duplex.from({ readable: child.stdout!, writable: child.stdin! });
   stream.on('error', () => {}); // socat going away is a replug, not a crash
-  return { path: opts.link ?? device, device, stream, close: () => stop(child, stream) };
+  return { path: opts.link ?? device, device, stream, close: () => stop(child, stream, opts.link) };
 }
 
 function ptyName(child: ChildProcess, timeoutMs: number): Promise<string> {
@@ -64,7 +65,12 @@ function ptyName(child: ChildProcess, timeoutMs: number): Promise<string> {
   });
 }
 
-function stop(child: ChildProcess, stream: Duplex): Promise<void> {
+/**
+ * The link goes first, as udev removes a by-id link at the unplug: whoever reopens the link then finds nothing, never
+ * the next pseudo-terminal that the kernel gives the freed /dev/pts number to.
+ */
+function stop(child: ChildProcess, stream: Duplex, link: string | undefined): Promise<void> {
+  if (link) rmSync(link, { force: true });
   return new Promise((resolve) => {
     stream.destroy();
     if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -266,7 +266,7 @@ export async function fuzzCampaign(o: { payloads: number; validEvery: number; se
   const broker = await startMosquitto({ extraConfig: 'message_size_limit 0' });
   const protocol = o.protocol ?? 'shtrih';
   const emulator = makeEmulator(protocol, { journalPath: join(dir, 'fn.jsonl') });
-  const pty = await createPty();
+  const pty = await createPty({ link: join(dir, 'tty') });
   emulator.attach(pty.stream);
   const base = 'kkt/fuzz';
   const configPath = join(dir, 'config.json');

@@ -95,7 +95,7 @@ export async function runCrashCampaign(o: CrashOptions): Promise<CrashFigures> {
     const id = o.pool ? `r${i + 1}` : 'kkt1';
     const journal = join(dir, o.pool ? `fn-${id}.jsonl` : 'fn.jsonl');
     const emulator = makeEmulator(p, { journalPath: journal, link: { printMs: o.printMs }, identity: { fnSerial: `99604403${String(200000 + i).padStart(8, '0')}` } });
-    const pty = await createPty();
+    const pty = await createPty({ link: join(dir, `tty-${id}`) }); // never another run's pty after a reuse of /dev/pts/N
     emulator.attach(pty.stream);
     return { id, protocol: p, journal, emulator, pty };
   }));

@@ -60,7 +60,7 @@ export async function makePoolRig(o: {
   const devices: Record<string, unknown>[] = [];
   for (const [i, r] of o.registers.entries()) {
     const emulator = makeEmulator(r.protocol, { journalPath: journalOf(r.id), ...r.emulator, identity: { fnSerial: fnSerialOf(i), kktSerial: `00123456789${String(10000 + i)}`, ...r.identity } });
-    const pty = await createPty();
+    const pty = await createPty({ link: join(dir, `tty-${r.id}`) }); // a private link, as in rig.ts
     emulator.attach(pty.stream);
     emulators.set(r.id, emulator);
     ptys.set(r.id, pty);

@@ -127,7 +127,9 @@ export async function makeRig(o: RigOptions = {}): Promise<Rig> {
   const broker = o.externalBroker ?? (o.broker === 'mosquitto' ? await startMosquitto(o.brokerOptions) : await startAedes());
   const protocol = o.protocol ?? 'shtrih';
   const emulator = makeEmulator(protocol, { journalPath: join(dir, 'fn.jsonl'), ...o.emulator });
-  const pty = await createPty(o.ptyLink ? { link: o.ptyLink } : {});
+  // the gateway opens a link of this rig's own, like a by-id link: once this pty is gone it can never reach the
+  // pseudo-terminal another test gets under the freed /dev/pts number
+  const pty = await createPty({ link: o.ptyLink ?? join(dir, 'tty') });
   emulator.attach(pty.stream);
   const config = parseConfig(
     {

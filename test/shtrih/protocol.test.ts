@@ -33,6 +33,12 @@ async function failure(p: Promise<unknown>): Promise<LinkError> {
   throw new Error('expected a LinkError');
 }
 
+/** resolves once the peer has seen a frame and its ACK has had the chance to reach the host */
+async function afterFrameTaken(peer: ShtrihPeer): Promise<void> {
+  while (peer.framesSeen === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 const writtenBytes = (port: MemPort): Buffer => Buffer.concat(port.written);
 
 t.test('normal exchange: ENQ, NAK, frame, ACK, answer, ACK', async (t) => {
@@ -193,9 +199,10 @@ t.test('per-command answer timeouts: the table and overrides', async (t) => {
 });
 
 t.test('the port goes away mid-exchange → LINK_GONE with what the device may know; later sends fail fast', async (t) => {
-  const { port, link } = setup({ hang: true });
+  const { port, peer, link } = setup({ hang: true });
   const p = link.send(CLOSE_REQ);
-  setTimeout(() => port.pull(), 20);
+  // the port goes once the device has taken (ACKed) the frame, however slow this machine is
+  void afterFrameTaken(peer).then(() => port.pull());
   const err = await failure(p);
   t.equal(err.code, 'LINK_GONE');
   t.equal(err.delivery, 'delivered');
@@ -205,10 +212,10 @@ t.test('the port goes away mid-exchange → LINK_GONE with what the device may k
 });
 
 t.test('an aborted exchange reports ABORTED with its delivery state', async (t) => {
-  const { link } = setup({ hang: true });
+  const { peer, link } = setup({ hang: true });
   const ac = new AbortController();
   const p = link.send(CLOSE_REQ, { signal: ac.signal });
-  setTimeout(() => ac.abort(), 20);
+  void afterFrameTaken(peer).then(() => ac.abort());
   const err = await failure(p);
   t.equal(err.code, 'ABORTED');
   t.equal(err.delivery, 'delivered');

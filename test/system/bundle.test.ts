@@ -8,6 +8,8 @@ import { mkdtempSync, writeFileSync, existsSync, symlinkSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { get as httpsGet } from 'node:https';
+import { get as httpGet } from 'node:http';
 import { freePort } from '../helpers/broker.ts';
 import { ROOT } from '../helpers/gateway-process.ts';
 
@@ -31,19 +33,38 @@ t.test('the bundle runs the demo: a receipt fiscalized', async (t) => {
   t.match(r.stdout, /"status":"done"/);
 });
 
-t.test('the bundle serves the page (safe mode without a configuration)', async (t) => {
-  const port = await freePort();
+t.test('the bundle serves the page over HTTPS with its own certificate (safe mode without a configuration)', async (t) => {
+  const [port, httpsPort] = [await freePort(), await freePort()];
   const cfg = join(dir, 'config.json');
-  writeFileSync(cfg, JSON.stringify({ data_dir: join(dir, 'data'), web: { host: '127.0.0.1', port } }));
+  writeFileSync(cfg, JSON.stringify({ data_dir: join(dir, 'data'), web: { host: '127.0.0.1', port, https_port: httpsPort } }));
   const child = spawn(process.execPath, [bundle, 'run', '--config', cfg], { cwd: dir, env, stdio: 'ignore' });
   t.teardown(() => child.kill('SIGKILL'));
-  let page: Response | undefined;
-  for (let i = 0; i < 100 && !page; i++) {
-    page = await fetch(`http://127.0.0.1:${port}/app.js`).catch(() => undefined);
+  let page: Answer | undefined;
+  for (let i = 0; i < 200 && !page; i++) {
+    page = await get(`https://127.0.0.1:${httpsPort}/app.js`).catch(() => undefined);
     if (!page) await new Promise((r) => setTimeout(r, 100));
   }
   t.equal(page?.status, 200);
-  t.match(await page!.text(), /kkt-gateway local web page/);
+  t.match(page?.body, /kkt-gateway local web page/);
+  t.ok(existsSync(join(dir, 'data', 'web-tls.crt')), 'the self-signed certificate was made in the data directory');
+  const plain = await get(`http://127.0.0.1:${port}/app.js`);
+  t.equal(plain.status, 308, 'plain HTTP redirects');
+  t.equal(plain.location, `https://127.0.0.1:${httpsPort}/app.js`);
   child.kill('SIGTERM');
   t.same((await once(child, 'exit'))[0], 0);
 });
+
+interface Answer { status: number; body: string; location?: string }
+
+/** a GET that accepts the gateway's self-signed certificate (the installer pins it by the fingerprint on the slip) */
+function get(url: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith('https:') ? httpsGet : httpGet)(url, { rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(res.headers.location ? { location: res.headers.location } : {}) }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+  });
+}
