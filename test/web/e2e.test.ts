@@ -256,10 +256,10 @@ t.test('the claim with the code from the register\'s printout, a cashier, her ma
   await cashier.click('a[data-page=zreports]');
   await cashier.waitForSelector('#cmd-x_report');
   await cashier.click('#cmd-x_report');
-  await cashier.waitForSelector('#z-result:has-text("Выполнено")', { timeout: 30_000 });
+  await cashier.waitForSelector('#z-result[data-command=x_report]:has-text("Выполнено")', { timeout: 30_000 });
   await cashier.fill('#cash-sum', '150,25');
   await cashier.click('#cmd-cash_in');
-  await cashier.waitForSelector('#z-result:has-text("Выполнено")', { timeout: 30_000 });
+  await cashier.waitForSelector('#z-result[data-command=cash_in]:has-text("Выполнено")', { timeout: 30_000 });
   t.ok(readJournal(join(rig.dir, 'fn.jsonl')).nonFiscal.some((r) => r.type === 'cash_in' && r.sum === 15025), 'the cash-in is on the register');
 
   // both actions in the admin's audit log, with who did them, and the receipt's FD
@@ -281,7 +281,7 @@ t.test('the claim with the code from the register\'s printout, a cashier, her ma
   t.ok(await admin.$('#audit-rows tr[data-action="x_report"]'), 'the X-report');
   await admin.fill('#a-user', 'olga');
   await admin.click('#audit-find');
-  await admin.waitForSelector('#audit-rows tr[data-action="login"]');
+  await admin.waitForSelector('#audit-rows[data-query="user=olga"] tr[data-action="login"]');
   t.notOk(await admin.$('#audit-rows tr[data-action="user_added"]'), 'filtered by user');
   t.match(await admin.getAttribute('#audit-csv', 'href'), /\/api\/audit\.csv\?user=olga/);
   await shot(admin, '12-audit');

@@ -28,6 +28,7 @@ export async function renderAudit() {
       h('td', {}, fmtTime(e.time)), h('td', {}, e.user ? `${e.user}${e.role ? ` (${t(`role.${e.role}`)})` : ''}` : '—'), h('td', {}, e.ip), h('td', {}, e.action),
       h('td', {}, pill(e.outcome === 'ok' ? 'ok' : e.outcome === 'refused' ? 'warn' : 'bad', e.outcome)), h('td', { class: 'detail' }, e.detail ? JSON.stringify(e.detail) : '')))
       : [h('tr', {}, h('td', { colspan: 6, class: 'muted' }, t('a.empty')))]));
+    rows.dataset.query = q; // what the rows shown answer
   };
   const find = h('button', { type: 'button', id: 'audit-find' }, t('a.find'));
   find.addEventListener('click', load);

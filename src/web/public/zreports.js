@@ -55,6 +55,9 @@ export async function renderZReports() {
     b.addEventListener('click', async () => {
       const m = /^\s*(\d{1,9})(?:[.,](\d{1,2}))?\s*$/.exec(sum.value);
       const body = name === 'x_report' ? { command: name } : { command: name, sum: m ? Number(`${m[1]}.${(m[2] || '').padEnd(2, '0')}`) : NaN };
+      // the outcome shown is this command's: the previous one's is gone at the click
+      out.replaceChildren();
+      out.dataset.command = name;
       const q = await api('POST', '/api/commands', kktPool.body(body));
       if (!q.ok) return void out.replaceChildren(pill('bad', errText(q.data && q.data.error)));
       out.replaceChildren(t('z.queued'));
