@@ -50,7 +50,8 @@ t.test('pty, async-style host (C2 after every A6): full cycle and read-back', as
     const p = new SerialPort({ path: pty.path, baudRate: 115200 }, (err) => (err ? reject(err) : resolve(p)));
   });
   t.teardown(async () => {
-    await new Promise<void>((r) => (port.isOpen ? port.close(() => r()) : r()));
+    // the last ACK's write must be done before the close (a write in flight at the close fails with EBADF)
+    await new Promise<void>((r) => (port.isOpen ? port.drain(() => port.close(() => r())) : r()));
     await pty.close();
     emu.close();
   });

@@ -95,7 +95,8 @@ async function shtrihBench(journalPath: string, identity?: Partial<JournalIdenti
   return {
     emu, ask, okData,
     async close() {
-      await new Promise<void>((r) => (port.isOpen ? port.close(() => r()) : r()));
+      // the last ACK's write must be done before the close (a write in flight at the close fails with EBADF)
+      await new Promise<void>((r) => (port.isOpen ? port.drain(() => port.close(() => r())) : r()));
       await pty.close();
       emu.close();
     },

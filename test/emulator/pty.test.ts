@@ -17,7 +17,8 @@ function openPort(p: string): Promise<SerialPort> {
 }
 
 function closePort(port: SerialPort): Promise<void> {
-  return new Promise((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
+  // writes in flight finish first (a write still in libuv's pool at the close fails with EBADF)
+  return new Promise((resolve) => (port.isOpen ? port.drain(() => port.close(() => resolve())) : resolve()));
 }
 
 /** ENQ, then 10h; returns the reply to ENQ, the ACK of the frame and the answer frame */
