@@ -11,6 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import iconv from 'iconv-lite';
 import { SerialPort } from 'serialport';
+import { closeSerialPort } from '../helpers/serial.ts';
 import { Emulator } from '../../drivers/emulator/emulator.ts';
 import { createPty } from '../../drivers/emulator/pty.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
@@ -50,8 +51,7 @@ t.test('pty, async-style host (C2 after every A6): full cycle and read-back', as
     const p = new SerialPort({ path: pty.path, baudRate: 115200 }, (err) => (err ? reject(err) : resolve(p)));
   });
   t.teardown(async () => {
-    // the last ACK's write must be done before the close (a write in flight at the close fails with EBADF)
-    await new Promise<void>((r) => (port.isOpen ? port.drain(() => port.close(() => r())) : r()));
+    await closeSerialPort(port);
     await pty.close();
     emu.close();
   });

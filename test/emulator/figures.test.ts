@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { SerialPort } from 'serialport';
+import { closeSerialPort } from '../helpers/serial.ts';
 import { runControl } from '../../drivers/emulator/control.ts';
 import { Emulator } from '../../drivers/emulator/emulator.ts';
 import { readJournal, type JournalDump, type JournalIdentity } from '../../drivers/emulator/journal.ts';
@@ -95,8 +96,7 @@ async function shtrihBench(journalPath: string, identity?: Partial<JournalIdenti
   return {
     emu, ask, okData,
     async close() {
-      // the last ACK's write must be done before the close (a write in flight at the close fails with EBADF)
-      await new Promise<void>((r) => (port.isOpen ? port.drain(() => port.close(() => r())) : r()));
+      await closeSerialPort(port);
       await pty.close();
       emu.close();
     },

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { SerialPort } from 'serialport';
+import { closeSerialPort } from '../helpers/serial.ts';
 import { Emulator } from '../../drivers/emulator/emulator.ts';
 import { createPty } from '../../drivers/emulator/pty.ts';
 import { Collector, hex } from './helpers.ts';
@@ -16,10 +17,6 @@ function openPort(p: string): Promise<SerialPort> {
   });
 }
 
-function closePort(port: SerialPort): Promise<void> {
-  // writes in flight finish first (a write still in libuv's pool at the close fails with EBADF)
-  return new Promise((resolve) => (port.isOpen ? port.drain(() => port.close(() => resolve())) : resolve()));
-}
 
 /** ENQ, then 10h; returns the reply to ENQ, the ACK of the frame and the answer frame */
 async function exchange(port: SerialPort): Promise<Buffer[]> {
@@ -47,14 +44,14 @@ t.test('through a real pty (socat) with the serialport binding, raw bytes both w
   const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
   pty.stream.write(all);
   t.same(await rx.read(256), all, 'device → host: every byte value unchanged, no echo');
-  await closePort(port);
+  await closeSerialPort(port);
 
   await pty.close();
   pty = await createPty({ link });
   emu.attach(pty.stream);
   port = await openPort(link);
   t.same(await exchange(port), GOOD_EXCHANGE, 'ENQ → NAK, frame → ACK + 10h answer');
-  await closePort(port);
+  await closeSerialPort(port);
   await pty.close();
   emu.close();
 });
@@ -81,7 +78,7 @@ t.test('the CLI: PTY line, control lines, serving, SIGTERM, --dump', async (t) =
   t.same(await rx.read(1), hex('06'));
   t.same((await rx.frame()).subarray(2, 5), hex('E0 00 1E'));
   port.write(hex('06'));
-  await closePort(port);
+  await closeSerialPort(port);
 
   cli.stdin.write('status\n');
   t.match(await next(), /^OK mode 2\/0 .*lastFd 1/);

@@ -1,6 +1,9 @@
 /** A cookie-keeping client for the web app's inject() (no sockets): what a browser would send, nothing more. */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Page } from 'playwright-core';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 
 export class InjectClient {
   cookies = new Map<string, string>();
@@ -94,3 +97,25 @@ export async function claimInPage(page: Page, readCode: () => Promise<string | u
 
 /** the setup code in the log of a web app built by the rigs */
 export const codeFromLog = (app: FastifyInstance) => async (): Promise<string | undefined> => setupCodeIn(logOf.get(app)?.() ?? []);
+
+export interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string; fingerprint?: string }
+
+/** a request over a real socket; HTTPS accepts the gateway's self-signed certificate and reports its fingerprint */
+export function call(url: string, method = 'GET', body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const u = new URL(url);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const opts = { method, hostname: u.hostname, port: u.port, path: u.pathname + u.search, rejectUnauthorized: false, headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) } };
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(opts, (res) => {
+      let text = '';
+      const sock = res.socket as TLSSocket | null;
+      const peer = sock && typeof sock.getPeerX509Certificate === 'function' ? sock.getPeerX509Certificate() : undefined;
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, ...(peer ? { fingerprint: peer.fingerprint256 } : {}) });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}

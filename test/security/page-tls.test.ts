@@ -6,39 +6,15 @@
 import t from 'tap';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { request as httpsRequest } from 'node:https';
-import { request as httpRequest } from 'node:http';
 import { spawnSync } from 'node:child_process';
-import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { makeRig } from '../helpers/rig.ts';
 import { freePort } from '../helpers/broker.ts';
 import { ROOT, startGatewayProcess } from '../helpers/gateway-process.ts';
-import { setupCodeIn, waitFor } from '../helpers/web-client.ts';
+import { call, setupCodeIn, waitFor } from '../helpers/web-client.ts';
 import { parseConfig } from '../../src/config/index.ts';
 
 t.setTimeout(120_000);
-
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string; fingerprint?: string }
-
-function call(url: string, method = 'GET', body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const u = new URL(url);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const opts = { method, hostname: u.hostname, port: u.port, path: u.pathname + u.search, rejectUnauthorized: false, headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) } };
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(opts, (res) => {
-      let text = '';
-      const sock = res.socket as TLSSocket | null;
-      const peer = sock && typeof sock.getPeerX509Certificate === 'function' ? sock.getPeerX509Certificate() : undefined;
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, ...(peer ? { fingerprint: peer.fingerprint256 } : {}) });
-      });
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 t.test('HTTPS by default with a generated certificate; HTTP redirects; the slip carries the fingerprint; reset-password', async (t) => {
   const rig = await makeRig();

@@ -8,10 +8,9 @@ import { mkdtempSync, writeFileSync, existsSync, symlinkSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { get as httpsGet } from 'node:https';
-import { get as httpGet } from 'node:http';
 import { freePort } from '../helpers/broker.ts';
 import { ROOT } from '../helpers/gateway-process.ts';
+import { call, type Answer } from '../helpers/web-client.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kkt-bundle-'));
 const bundle = join(dir, 'dist', 'kkt-gateway.mjs');
@@ -41,30 +40,16 @@ t.test('the bundle serves the page over HTTPS with its own certificate (safe mod
   t.teardown(() => child.kill('SIGKILL'));
   let page: Answer | undefined;
   for (let i = 0; i < 200 && !page; i++) {
-    page = await get(`https://127.0.0.1:${httpsPort}/app.js`).catch(() => undefined);
+    page = await call(`https://127.0.0.1:${httpsPort}/app.js`).catch(() => undefined);
     if (!page) await new Promise((r) => setTimeout(r, 100));
   }
   t.equal(page?.status, 200);
   t.match(page?.body, /kkt-gateway local web page/);
   t.ok(existsSync(join(dir, 'data', 'web-tls.crt')), 'the self-signed certificate was made in the data directory');
-  const plain = await get(`http://127.0.0.1:${port}/app.js`);
+  const plain = await call(`http://127.0.0.1:${port}/app.js`);
   t.equal(plain.status, 308, 'plain HTTP redirects');
-  t.equal(plain.location, `https://127.0.0.1:${httpsPort}/app.js`);
+  t.equal(plain.headers.location, `https://127.0.0.1:${httpsPort}/app.js`);
   child.kill('SIGTERM');
   t.same((await once(child, 'exit'))[0], 0);
 });
 
-interface Answer { status: number; body: string; location?: string }
-
-/** a GET that accepts the gateway's self-signed certificate (the installer pins it by the fingerprint on the slip) */
-function get(url: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = (url.startsWith('https:') ? httpsGet : httpGet)(url, { rejectUnauthorized: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(res.headers.location ? { location: res.headers.location } : {}) }));
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
-  });
-}
