@@ -73,11 +73,17 @@ interface SerialLike {
 }
 
 class SerialBytePort extends PortBase implements BytePort {
+  /** writes whose callback has not come: rejected when the port goes away (see write) */
+  private readonly pending = new Set<(err: Error) => void>();
+
   constructor(private readonly sp: SerialLike, path: string) {
     super();
     sp.on('data', (chunk) => this.emitData(chunk));
     sp.on('close', (err) => this.emitGone(err ?? new Error(`${path} closed`)));
     sp.on('error', (err) => this.emitGone(err ?? new Error(`${path} failed`)));
+    this.onGone((reason) => {
+      for (const fail of [...this.pending]) fail(reason);
+    });
   }
 
   /**
@@ -85,11 +91,22 @@ class SerialBytePort extends PortBase implements BytePort {
    * pool: one more thread-pool round trip per write, three per exchange). Nothing here needs the bytes to have left
    * the UART: the answer is read from the data listener whenever it comes, and the protocols' answer timeouts (≥ 1 s)
    * cover a whole frame's transmission even at 9600 baud.
+   *
+   * A write that reaches serialport while its port is closing (a read saw the hang-up of a pulled cable and closes
+   * it; 'close' comes after the close finished) waits inside serialport for an 'open' that never comes: its callback
+   * is never called. So every pending write also ends when the port goes away, with the reason.
    */
   write(data: Buffer): Promise<void> {
     if (this.gone) return Promise.reject(this.gone);
     return new Promise((resolve, reject) => {
-      this.sp.write(data, (err) => (err ? reject(err) : resolve()));
+      const settle = (err: Error | null | undefined): void => {
+        if (!this.pending.delete(fail)) return;
+        if (err) reject(err);
+        else resolve();
+      };
+      const fail = (err: Error): void => settle(err);
+      this.pending.add(fail);
+      this.sp.write(data, settle);
     });
   }
 

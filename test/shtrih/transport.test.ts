@@ -25,6 +25,20 @@ t.test('tty through serialport with an injected binding: bytes both ways, gone o
   await t.rejects(openPort('/dev/ttyMISSING', { binding: SerialPortMock.binding }));
 });
 
+t.test('a write that reaches serialport while the port is closing (the cable pulled) ends with the port, not never', async (t) => {
+  SerialPortMock.binding.reset();
+  SerialPortMock.binding.createPort('/dev/ttyFAKE1', { echo: true });
+  const port = await openPort('/dev/ttyFAKE1', { binding: SerialPortMock.binding });
+  let gone: Error | undefined;
+  port.onGone((e) => (gone = e));
+  const closed = port.close(); // serialport is closing: isOpen is false until its 'close'
+  const write = port.write(hex('05')).then(() => 'written', (e: Error) => `rejected: ${e.message}`);
+  const settled = await Promise.race([write, new Promise((r) => setTimeout(() => r('still pending'), 2000))]);
+  await closed;
+  t.ok(gone, 'gone signalled');
+  t.match(settled, /^rejected: .*closed/, 'the pending write is rejected with the reason the port went away');
+});
+
 t.test('tcp://host:port: a register behind TCP, with the extra 0xFF after each ACK', async (t) => {
   const sockets: net.Socket[] = [];
   const server = net.createServer((socket) => {
