@@ -203,7 +203,7 @@ export class Dispatcher extends EventEmitter {
       this.emit('change');
     }
     // a link that failed or left us unsure is reopened from scratch; device states (paper, busy) keep the link
-    if (!de || de.code === 'NO_LINK' || de.kind === 'uncertain') await this.o.dropDriver(err).catch(() => undefined);
+    if (!de || de.code === 'NO_LINK' || de.code === 'LINK_GONE' || de.kind === 'uncertain') await this.o.dropDriver(err).catch(() => undefined);
     this.failures++;
     const { minMs, maxMs } = this.o.backoff ?? { minMs: 200, maxMs: 10_000 };
     const delay = Math.min(maxMs, minMs * 2 ** Math.min(this.failures - 1, 16));
