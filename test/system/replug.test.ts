@@ -39,8 +39,13 @@ t.test('unplug and replug under a new device path during a burst: resumes, nothi
   await rig.store.until(() => healthLinks.includes('down'), 'health published with link down');
 
   // replug: a new pty under a new path, the same stable link
-  const spacer = await createPty(); // takes the freed /dev/pts number, so the replugged device gets a new one
-  t.teardown(() => spacer.close());
+  // spacers take the freed /dev/pts number, so the replugged device gets a new one (another test process may open
+  // and close ptys meanwhile, so one spacer need not be the one that gets it)
+  for (let i = 0; i < 4; i++) {
+    const spacer = await createPty();
+    t.teardown(() => spacer.close());
+    if (spacer.device === oldDevice) break;
+  }
   pty = await createPty({ link });
   t.not(pty.device, oldDevice, 'a new device path');
   rig.emulator.attach(pty.stream);
