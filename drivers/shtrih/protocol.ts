@@ -97,9 +97,41 @@ export class ShtrihLink {
   }
 
   async close(): Promise<void> {
-    await this.mutex.run(() => this.port.close());
+    await this.mutex.run(async () => {
+      await this.flushAck();
+      await this.port.close();
+    });
+  }
+
+  /** the ACK of the last answer read, not written yet (see ack) */
+  private ackDue = false;
+
+  /**
+   * Acknowledges an answer. The ACK goes out in one write with whatever the host sends next at once, which is the
+   * next command's ENQ (`06 05` in §1.2's capture: one write and one read on each side instead of two), and on its
+   * own at the next turn of the event loop when nothing follows: never later than that, so the device is not left
+   * holding the answer.
+   */
+  ack(): void {
+    this.ackDue = true;
+    setImmediate(() => void this.flushAck().catch(() => undefined));
+  }
+
+  /** `bytes` with a due ACK in front of them */
+  withAck(bytes: Buffer): Buffer {
+    if (!this.ackDue) return bytes;
+    this.ackDue = false;
+    return Buffer.concat([ACK_BYTE, bytes]);
+  }
+
+  private flushAck(): Promise<void> {
+    if (!this.ackDue || this.goneReason) return Promise.resolve();
+    this.ackDue = false;
+    return this.port.write(ACK_BYTE);
   }
 }
+
+const ACK_BYTE = Buffer.from([ACK]);
 
 /** One request's exchange: the §1.3 host algorithm, with its counters and what the device may know. */
 class Exchange {
@@ -176,7 +208,7 @@ class Exchange {
       this.frameSends++;
       this.delivery = 'unknown';
       this.link.log.debug({ command: this.name, attempt: this.frameSends }, 'shtrih: frame');
-      await this.link.port.write(this.frame);
+      await this.link.port.write(this.link.withAck(this.frame));
       const c = await this.waitControl(this.s.ackTimeoutMs);
       if (c === NAK) {
         this.delivery = 'not_sent';
@@ -204,9 +236,9 @@ class Exchange {
       if (++this.badFrames >= this.s.retries) throw this.fail(DriverCodes.LINK_ERROR, `${this.badFrames} damaged answers`);
       return undefined;
     }
-    // not awaited: the answer is ours already, and the port keeps the order of writes (the next ENQ goes after this
-    // ACK). A lost ACK leaves the answer pending on the device; the next ENQ finds it (ACK) and discards it.
-    this.write(ACK).catch(() => undefined);
+    // not awaited, and sent with the next ENQ when it follows at once: the answer is ours already. A lost ACK leaves
+    // the answer pending on the device; the next ENQ finds it (ACK) and discards it.
+    this.link.ack();
     this.troubled = false;
     return payload;
   }
@@ -277,7 +309,7 @@ class Exchange {
   }
 
   private write(byte: number): Promise<void> {
-    return this.link.port.write(Buffer.from([byte]));
+    return this.link.port.write(this.link.withAck(Buffer.from([byte])));
   }
 
   private fail(code: string, message: string, cause?: unknown): LinkError {

@@ -40,15 +40,30 @@ async function afterFrameTaken(peer: ShtrihPeer): Promise<void> {
 }
 
 const writtenBytes = (port: MemPort): Buffer => Buffer.concat(port.written);
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 t.test('normal exchange: ENQ, NAK, frame, ACK, answer, ACK', async (t) => {
   const { port, peer, link } = setup();
   const answer = await link.send(STATUS_REQ);
   t.same(answer, STATUS_ANSWER);
+  t.same(writtenBytes(port), hex('05 02 05 10 1E 00 00 00 0B'), 'the ACK is not written yet: it may go with the next ENQ');
+  await nextTurn(); // nothing followed: the ACK goes out on its own
   t.same(writtenBytes(port), hex('05 02 05 10 1E 00 00 00 0B 06'), 'the captured host bytes of §1.2');
   t.equal(peer.executed.length, 1);
-  await new Promise((resolve) => setImmediate(resolve)); // the ACK travels to the device
+  await nextTurn(); // the ACK travels to the device
   t.equal(peer.pending, undefined, 'the answer was acknowledged');
+});
+
+t.test('the ACK of an answer and the next command\'s ENQ go out in one write (06 05, as in §1.2)', async (t) => {
+  const { port, peer, link } = setup();
+  await link.send(STATUS_REQ);
+  await link.send(CLOSE_REQ);
+  await nextTurn();
+  t.same(peer.executedCodes(), ['10', 'FF45']);
+  t.ok(port.written.some((w) => w.equals(hex('06 05'))), 'ACK + ENQ in one write');
+  t.equal(port.written.filter((w) => w.equals(hex('06'))).length, 1, 'only the last answer\'s ACK on its own');
+  await nextTurn();
+  t.equal(peer.pending, undefined, 'both answers acknowledged');
 });
 
 t.test('commands are serialized: one in flight', async (t) => {
@@ -100,6 +115,7 @@ t.test('bad LRC in the answer: NAK, ENQ, ACK, read again', async (t) => {
   const { port, peer, link } = setup({ corruptAnswers: 2 });
   t.same(await link.send(CLOSE_REQ), CLOSE_ANSWER);
   t.equal(peer.executed.length, 1);
+  await nextTurn();
   const hostBytes = writtenBytes(port);
   t.equal(hostBytes.filter((b) => b === 0x15).length, 2, 'two NAKs for two damaged answers');
   t.equal(hostBytes[hostBytes.length - 1], 0x06, 'the good answer is ACKed');
