@@ -144,7 +144,11 @@ export class DeviceLink {
     this.sendWhenReady = false;
     const answer = encodeFrame(this.device.handle(request));
     const delay = (this.device.printsLong(request) ? this.printMs : 0) + this.faults.takeStall();
-    this.execTimer = setTimeout(() => this.answerReady(answer), delay);
+    // An instant command answers at the next turn of the event loop, not through a 0 ms timer: Node's timers fire
+    // after at least 1 ms, which a device that executes in microseconds does not take (and which the bench counted
+    // as the register's time, ~1 ms per command).
+    if (delay > 0) this.execTimer = setTimeout(() => this.answerReady(answer), delay);
+    else setImmediate(() => this.answerReady(answer));
   }
 
   private answerReady(answer: Buffer): void {

@@ -137,7 +137,7 @@ async function overhead(n: number, store: h.StoreClient, arrivals: h.Arrivals, r
   return {
     rows: [row(50, 5), row(99, 20)],
     notes: [
-      `P3: ${n} receipts one at a time on an instant line; per receipt publish→\`done\` p50 ${fmt.ms(percentile(T, 50))} / p99 ${fmt.ms(percentile(T, 99))} (publish→\`accepted\` p50 ${fmt.ms(percentile(A, 50))}), of it the emulator's own time (request frame delivered → answer written, its 1 ms answer timer included) p50 ${fmt.ms(percentile(E, 50))} / p99 ${fmt.ms(percentile(E, 99))}; ${fmt.num(frames / n, 0)} request frames per receipt: the p50 overhead is ${fmt.ms(percentile(O, 50) / (frames / n))} per frame exchanged (each exchange is ENQ→NAK, frame→ACK + answer, ACK, through serialport and the socat pty), MQTT and LevelDB included. The overhead is taken per receipt: p99 is of the per-receipt differences, not a difference of percentiles.`,
+      `P3: ${n} receipts one at a time on an instant line; per receipt publish→\`done\` p50 ${fmt.ms(percentile(T, 50))} / p99 ${fmt.ms(percentile(T, 99))} (publish→\`accepted\` p50 ${fmt.ms(percentile(A, 50))}), of it the emulator's own time (request frame delivered → answer written) p50 ${fmt.ms(percentile(E, 50))} / p99 ${fmt.ms(percentile(E, 99))}; ${fmt.num(frames / n, 0)} request frames per receipt: the p50 overhead is ${fmt.ms(percentile(O, 50) / (frames / n))} per frame exchanged (each exchange is ENQ→NAK, frame→ACK + answer, ACK sent with the next ENQ, through serialport and the socat pty), MQTT and LevelDB included. The overhead is taken per receipt: p99 is of the per-receipt differences, not a difference of percentiles.`,
     ],
   };
 }
