@@ -66,10 +66,14 @@ export function tempDir(prefix: string): string {
 
 const CLK_TCK = 100; // USER_HZ: 100 on every Linux architecture node runs on (getconf CLK_TCK)
 
-export function procStatus(pid: number): { rssMB: number; hwmMB: number } {
+/**
+ * VmRSS and its peak, and VmRSS's parts: anonymous memory (heaps, stacks) and file pages mapped in (the program,
+ * its libraries, and LevelDB's table files, which it reads through mmap).
+ */
+export function procStatus(pid: number): { rssMB: number; hwmMB: number; anonMB: number; fileMB: number } {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string): number => Number(new RegExp(`^${k}:\\s*(\\d+) kB$`, 'm').exec(text)?.[1] ?? NaN);
-  return { rssMB: (kb('VmRSS') * 1024) / 1e6, hwmMB: (kb('VmHWM') * 1024) / 1e6 };
+  const mb = (k: string): number => (Number(new RegExp(`^${k}:\\s*(\\d+) kB$`, 'm').exec(text)?.[1] ?? NaN) * 1024) / 1e6;
+  return { rssMB: mb('VmRSS'), hwmMB: mb('VmHWM'), anonMB: mb('RssAnon'), fileMB: mb('RssFile') + mb('RssShmem') };
 }
 
 /** write_bytes of /proc/<pid>/io; NaN where the kernel keeps no I/O accounting or the file cannot be read */
