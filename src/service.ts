@@ -104,7 +104,7 @@ export class Gateway extends EventEmitter {
       onOutbox: () => this.outbox.kick(),
       status: () => this.statusReport(),
       signing: () => cfg.security.signing,
-      publishNow: (topic, payload) => this.bridge.publish(topic, payload),
+      publishNow: (topic, payload) => void this.bridge.publish(topic, payload).catch(() => undefined),
     });
 
     this.bridge.on('connect', () => {

@@ -27,8 +27,11 @@ export interface IngestDeps {
   status: () => Promise<unknown>;
   /** the outbox has something new */
   onOutbox: () => void;
-  /** publishes at once, bypassing the outbox (used when the disk refuses writes); best effort */
-  publishNow?: (topic: string, payload: string) => Promise<void>;
+  /**
+   * publishes at once, bypassing the outbox (used when the disk refuses writes); best effort, and nothing to wait
+   * for: inside the MQTT handler the broker's PUBACK for it cannot be read until the handler returns
+   */
+  publishNow?: (topic: string, payload: string) => void;
   /** the ids of the gateway's registers: a command's `device` must be one; without it, there must be one only */
   devices?: () => string[];
   /** signed messages (security.signing); off when absent or disabled */
@@ -107,8 +110,7 @@ export class Ingest {
     } catch (err) {
       // the disk refused it: say so at once (the outbox is on that disk), and leave the message unacknowledged
       const error = err instanceof GatewayError ? err.toJSON() : fail(SystemCodes.STORAGE, String(err), true);
-      // not awaited: inside the MQTT handler the broker's PUBACK for it cannot be read until the handler returns
-      void this.d.publishNow?.(topics.result, JSON.stringify(failResult(externalId, error, now()))).catch(() => undefined);
+      this.d.publishNow?.(topics.result, JSON.stringify(failResult(externalId, error, now())));
       throw err;
     }
     const refuse = async (error: GatewayErrorJson): Promise<SubmitOutcome> => {

@@ -1,5 +1,4 @@
 /** Publishes the outbox (results, responses, Z-reports) whenever the broker is connected; acks each on PUBACK. */
-import { AsyncResource } from 'node:async_hooks';
 import type { Logger } from '../log.ts';
 import type { QueueStore } from '../queue/store.ts';
 
@@ -11,14 +10,6 @@ export interface Publisher {
 export class OutboxPump {
   private running: Promise<void> | undefined;
   private again = false;
-  /**
-   * The async context the pump was made in. A flush runs there, not in the context of whoever kicked it: a kick
-   * often comes from inside an incoming message's handler, where the bridge's publish() does not wait for the
-   * broker's PUBACK (it could not read it before the handler returns), and an entry must leave the outbox only
-   * once the broker has it.
-   */
-  private readonly scope = new AsyncResource('kkt.OutboxPump');
-
   constructor(
     private readonly store: QueueStore,
     private readonly mqtt: Publisher,
@@ -32,7 +23,7 @@ export class OutboxPump {
       this.again = true;
       return;
     }
-    this.running = this.scope.runInAsyncScope(() => this.flush()).finally(() => {
+    this.running = this.flush().finally(() => {
       this.running = undefined;
       if (this.again) {
         this.again = false;

@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
 import type { Logger } from '../log.ts';
 import type { Config } from '../config/index.ts';
@@ -88,8 +87,6 @@ export class MqttBridge extends EventEmitter {
   private client: MqttClient | undefined;
   private backoffMs: number;
   private stopping = false;
-  /** the handler of an incoming message, in its async context while it runs (see publish()) */
-  private readonly handling = new AsyncLocalStorage<{ active: boolean }>();
   /** messages of the current connection being stored, in arrival order: their PUBACKs go out in this order */
   private pending: Pending[] = [];
   /** MQTT.js's callbacks held back while MAX_IN_FLIGHT messages are being stored (back-pressure on the socket) */
@@ -163,15 +160,12 @@ export class MqttBridge extends EventEmitter {
     const entry: Pending = { stream, messageId: packet.qos > 0 ? packet.messageId : undefined, topic: packet.topic, state: 'storing' };
     if (this.pending.length > 0 && this.pending[0]!.stream !== stream) this.pending = [];
     this.pending.push(entry);
-    const handler = { active: true };
-    this.handling.run(handler, () => this.opts.onMessage(packet.topic, payload)).then(
+    this.opts.onMessage(packet.topic, payload).then(
       () => {
-        handler.active = false;
         entry.state = 'stored';
         this.flushAcks(client);
       },
       (err: Error) => {
-        handler.active = false;
         entry.state = 'failed';
         // not acknowledged: drop the connection so that nothing after it is taken either, and the broker
         // redelivers it (persistent session) when we are back, after the reconnect backoff
@@ -209,20 +203,16 @@ export class MqttBridge extends EventEmitter {
   }
 
   /**
-   * QoS 1 publish; resolves when the broker acknowledged it. Called while an incoming message is being handled, it
-   * resolves once the message is handed to the client instead: the handler must not wait for the broker (MQTT.js
-   * stops reading packets while MAX_IN_FLIGHT messages are being stored, and the broker's PUBACK would not be read). (MQTT.js still re-sends it after a reconnect; what must not be lost goes through the outbox,
-   * whose pump runs outside any handler's context.) Work a handler started that outlives it waits for PUBACKs again.
+   * QoS 1 publish; resolves when the broker acknowledged it. A message handler (onMessage) must not wait for this:
+   * MQTT.js stops reading packets while MAX_IN_FLIGHT messages are being stored, so the PUBACK could not be read
+   * until a handler returned. No handler does (its answers go through the outbox, whose pump is kicked and not
+   * awaited; ingest's `publishNow` is fire-and-forget). There is no async context to tell a handler's calls apart:
+   * an AsyncLocalStorage here switched on Node's promise hooks for every promise in the process, the driver's
+   * byte reads included (issue 17: CPU per receipt).
    */
   publish(topic: string, payload: string | Buffer, opts: { retain?: boolean } = {}): Promise<void> {
     const client = this.client;
     if (!client || !client.connected) return Promise.reject(new Error('MQTT not connected'));
-    if (this.handling.getStore()?.active) {
-      client.publish(topic, payload, { qos: 1, retain: opts.retain === true }, (err) => {
-        if (err) this.opts.logger.debug({ err: { message: err.message }, topic }, 'publish from a message handler not acknowledged');
-      });
-      return Promise.resolve();
-    }
     return new Promise((resolve, reject) => {
       client.publish(topic, payload, { qos: 1, retain: opts.retain === true }, (err) => (err ? reject(err) : resolve()));
     });
