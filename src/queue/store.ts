@@ -138,6 +138,13 @@ export class QueueStore {
   /** the head job; undefined = not known (re-read on demand); headGen guards against a read racing a write */
   private headCache: { job: Job | undefined } | undefined;
   private headGen = 0;
+  /**
+   * The named values (getMeta) read or written so far, undefined for a name known to be absent: the runner reads the
+   * shift's book and the shift for every receipt, and a LevelDB get is a round trip through libuv's pool (issue 17).
+   * Every batch that touches them updates this after it is written (write()); metaGen guards a read racing a write.
+   */
+  private readonly metaCache = new Map<string, unknown>();
+  private metaGen = 0;
   private lock: Promise<unknown> = Promise.resolve();
   private acceptQueue: PendingAccept[] = [];
 
@@ -258,7 +265,14 @@ export class QueueStore {
 
   /** a small named value kept across restarts */
   async getMeta<T>(name: string): Promise<T | undefined> {
-    return (await this.state.get(name)) as T | undefined;
+    if (!this.metaCache.has(name)) {
+      const gen = this.metaGen;
+      const value = await this.state.get(name);
+      if (gen !== this.metaGen) return structuredClone(value) as T | undefined;
+      this.metaCache.set(name, value);
+    }
+    // a copy: what a caller does with it must not change the cache
+    return structuredClone(this.metaCache.get(name)) as T | undefined;
   }
 
   /** sets (or with undefined, removes) a named value; synced */
@@ -294,7 +308,9 @@ export class QueueStore {
    */
   complete(seq: number, outcome: Outcome): Promise<boolean> {
     return this.write(async (tx) => {
-      const job = await this.jobs.get(pad(seq));
+      // the job and the one after it in one read: when this is the head, the next head is known without another
+      const [first, after] = await this.jobs.values({ gte: pad(seq), limit: 2 }).all();
+      const job = first?.seq === seq ? first : undefined;
       if (job === undefined) return false;
       const inflightOnDisk = [...this.current.values()].some((i) => i.seq === seq);
       if (job.kind === 'receipt' && outcome.status === 'done' && inflightOnDisk) tx.sync = false;
@@ -320,7 +336,10 @@ export class QueueStore {
       if (outcome.zreport) this.pushZReport(tx, outcome.zreport);
       this.putMeta(tx, outcome.meta);
       tx.after.push(() => {
-        if (this.headCache?.job?.seq === seq) this.forgetHead();
+        if (this.headCache?.job?.seq !== seq) return;
+        // no job is older than the head, and none was written meanwhile (the write lock): the next is the new head
+        this.forgetHead();
+        this.headCache = { job: after };
       });
       return true;
     });
@@ -518,6 +537,15 @@ export class QueueStore {
     return key;
   }
 
+  /** a written batch's puts and dels of named values, into the cache */
+  private noteMetas(ops: Op[]): void {
+    for (const op of ops) {
+      if (op.sublevel !== this.state) continue;
+      this.metaGen++;
+      this.metaCache.set(op.key, op.type === 'put' ? structuredClone(op.value) : undefined);
+    }
+  }
+
   private forgetHead(): void {
     this.headCache = undefined;
     this.headGen++;
@@ -556,6 +584,7 @@ export class QueueStore {
         throw storageError(err);
       }
       this.c = tx.c;
+      this.noteMetas(tx.ops);
       for (const f of tx.after) f();
       return out;
     });

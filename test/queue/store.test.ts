@@ -219,3 +219,43 @@ t.test('a second open of the same directory fails with STORAGE', async (t) => {
   const { QueueStore } = await import('../../src/queue/store.ts');
   await t.rejects(QueueStore.open(dir), { code: 'STORAGE' });
 });
+
+t.test('the head after a completion: the next job, also when jobs finish out of order (a pool) and at the end', async (t) => {
+  const { store } = await openStore(t);
+  for (let i = 1; i <= 4; i++) await store().accept(receipt(`h-${i}`));
+  const done = { status: 'done' as const, result: {}, outbox: [] };
+  t.equal((await store().head())?.seq, 1);
+  t.equal(await store().complete(2, done), true, 'a job behind the head finished on another register');
+  t.equal((await store().head())?.seq, 1, 'the head stays');
+  t.equal(await store().complete(1, done), true);
+  t.equal((await store().head())?.seq, 3, 'the head skips the job already finished');
+  const racing = store().head(); // a read of the head while the completion is written
+  await store().complete(3, done);
+  t.equal((await racing)?.seq, 3);
+  t.equal((await store().head())?.seq, 4);
+  await store().complete(4, done);
+  t.equal(await store().head(), undefined, 'empty');
+  await store().accept(receipt('h-5'));
+  t.equal((await store().head())?.seq, 5, 'a job accepted into an empty queue is the head');
+  t.same((await store().peek(5)).map((j) => j.seq), [5], 'the head agrees with the database');
+});
+
+t.test('named values: read once, then from memory, as copies; every write that touches them is seen', async (t) => {
+  const { store, reopen } = await openStore(t);
+  t.equal(await store().getMeta('book'), undefined, 'absent');
+  await store().setMeta('book', { n: 1, items: ['a'] });
+  const a = await store().getMeta<{ n: number; items: string[] }>('book');
+  t.same(a, { n: 1, items: ['a'] });
+  a!.n = 99;
+  a!.items.push('changed by a caller');
+  t.same(await store().getMeta('book'), { n: 1, items: ['a'] }, 'what a caller does with its copy changes nothing');
+  await store().accept(receipt('m-1'));
+  await store().complete(1, { status: 'done', result: {}, outbox: [], meta: { book: { n: 2, items: [] }, shift: { number: 7 } } });
+  t.same(await store().getMeta('book'), { n: 2, items: [] }, 'a value written with a completion');
+  t.same(await store().getMeta('shift'), { number: 7 });
+  await store().setMetas({ shift: undefined });
+  t.equal(await store().getMeta('shift'), undefined, 'removed');
+  const s = await reopen();
+  t.same(await s.getMeta('book'), { n: 2, items: [] }, 'on disk too');
+  t.equal(await s.getMeta('shift'), undefined);
+});
