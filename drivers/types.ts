@@ -184,6 +184,17 @@ export interface ZReportResult extends ShiftResult {
 /** Operation names of tag 1054, as the figures use them. */
 export type OpName = 'sell' | 'sell_refund' | 'buy' | 'buy_refund';
 
+/** How a fiscalize() call may overlap its start with the host's own bookkeeping. */
+export interface FiscalizeOptions {
+  /**
+   * Resolves true once the job is bound to this register on disk (its in-flight record synced). The first command
+   * that can start a fiscal document waits for it; what cannot (Shtrih's ENQ, status reads, an ATOL mode change)
+   * goes ahead, so the sync and the line's first turnaround overlap. false: nothing of the receipt may be sent, and
+   * the call fails with ABORTED (retryable) before its first such command.
+   */
+  ready?: Promise<boolean>;
+}
+
 /** What the register was registered (fiscalized) with: Shtrih FF09 / table 18, ATOL registers and FN reads. */
 export interface RegistrationData {
   inn: string;
@@ -331,7 +342,7 @@ export interface FiscalDriver {
    * Prints and fiscalizes a receipt. Throws DriverError; `uncertain` when the closing command may have been
    * executed. A receipt found open on the device before starting is an error (`RECEIPT_OPEN`); cancel it first.
    */
-  fiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult>;
+  fiscalize(receipt: FiscalReceipt, signal?: AbortSignal, opts?: FiscalizeOptions): Promise<FiscalResult>;
   /** cancels an open receipt; resolves false when none was open */
   cancelReceipt(): Promise<boolean>;
   /** the FN's last document */

@@ -4,7 +4,7 @@
  * clock. One operation at a time; one task in flight.
  */
 import {
-  DriverError, type DeviceInfo, type DeviceStatus, type DocumentRef, type FiscalDriver, type FiscalReceipt,
+  DriverError, type DeviceInfo, type DeviceStatus, type DocumentRef, type FiscalDriver, type FiscalReceipt, type FiscalizeOptions,
   type FiscalResult, type FnState, type OpName, type PaperState, type Payments, type RegistrationData, type ShiftFigures, type TaxSystem, type ShiftResult, type ShiftState, type ZReportResult,
 } from '../types.ts';
 import type { BytePort } from '../transport.ts';
@@ -114,8 +114,8 @@ export class AtolDriver implements FiscalDriver {
     return this.serial(() => this.known.status(opts.brief === true, () => this.readStatus(opts.brief === true)), true);
   }
 
-  fiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {
-    return this.serial(() => this.doFiscalize(receipt, signal), true);
+  fiscalize(receipt: FiscalReceipt, signal?: AbortSignal, opts: FiscalizeOptions = {}): Promise<FiscalResult> {
+    return this.serial(() => this.doFiscalize(receipt, signal, opts.ready), true);
   }
 
   cancelReceipt(): Promise<boolean> {
@@ -437,7 +437,7 @@ export class AtolDriver implements FiscalDriver {
     return out;
   }
 
-  private async doFiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {
+  private async doFiscalize(receipt: FiscalReceipt, signal?: AbortSignal, bound?: Promise<boolean>): Promise<FiscalResult> {
     if (this.q.probeTaxTable && this.taxRows === undefined) {
       // not probed at open (a receipt was open then): the tax rows before the receipt is encoded
       const st = await this.deviceStatus(signal);
@@ -457,6 +457,8 @@ export class AtolDriver implements FiscalDriver {
       lastFdBefore = (await this.exec(codec.readRegister(this.access, Reg.LAST_FD), codec.decodeLastFd, { signal, idempotent: true })).fdNumber;
       await this.enterMode(Mode.REGISTRATION, signal);
     }
+    // the mode change and the reads above start nothing; the receipt's opening waits for the job's binding
+    if (bound && !(await bound)) throw new DriverError(DriverCodes.ABORTED, 'retryable', 'not sent: the job is not bound to the register');
     try {
       await this.exec(plan.open, codec.expectOk, { signal });
       for (const req of plan.body) {

@@ -3,7 +3,7 @@
  * a byte port (or a factory), passwords, link timeouts, a logger and a clock. One operation at a time.
  */
 import {
-  DriverError, type DeviceInfo, type DeviceStatus, type DocumentRef, type FiscalDriver, type FiscalItem, type FiscalReceipt,
+  DriverError, type DeviceInfo, type DeviceStatus, type DocumentRef, type FiscalDriver, type FiscalItem, type FiscalReceipt, type FiscalizeOptions,
   type FiscalResult, type FnDocumentCopy, type FnState, type OpName, type PaperState, type Payments, type RegistrationData,
   type ShiftFigures, type ShiftResult, type ShiftState, type VatType, type ZReportResult,
 } from '../types.ts';
@@ -61,6 +61,8 @@ export interface ShtrihDriverOptions {
 interface ExecOptions {
   uncertain?: { lastFdBefore: number | undefined };
   signal?: AbortSignal;
+  /** SendOptions.ready of the first attempt */
+  ready?: Promise<boolean>;
 }
 
 const FLAG_RECEIPT_ROLL = 1 << 1;
@@ -117,8 +119,8 @@ export class ShtrihDriver implements FiscalDriver {
     return this.serial(() => this.known.status(opts.brief === true, () => this.readStatus(opts.brief === true)), true);
   }
 
-  fiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {
-    return this.serial(() => this.doFiscalize(receipt, signal), true);
+  fiscalize(receipt: FiscalReceipt, signal?: AbortSignal, opts: FiscalizeOptions = {}): Promise<FiscalResult> {
+    return this.serial(() => this.doFiscalize(receipt, signal, opts.ready), true);
   }
 
   cancelReceipt(): Promise<boolean> {
@@ -387,7 +389,7 @@ export class ShtrihDriver implements FiscalDriver {
     return 'ok';
   }
 
-  private async doFiscalize(receipt: FiscalReceipt, signal?: AbortSignal): Promise<FiscalResult> {
+  private async doFiscalize(receipt: FiscalReceipt, signal?: AbortSignal, bound?: Promise<boolean>): Promise<FiscalResult> {
     const plan = this.receiptPlan(receipt); // encoded up front: a bad document fails before anything is sent
     // the state the last exchanges prove (the status just read, or the receipt before): no 10h/FF01 of our own
     const known = this.known.take();
@@ -400,10 +402,16 @@ export class ShtrihDriver implements FiscalDriver {
       fn = { serial: s.serial, phase: s.phase, lastFd: s.lastFd, warnings: s.warnings };
     }
     const lastFdBefore = fn.lastFd;
+    let opened = false;
     try {
-      for (const req of plan.body) await this.exec(req, (a) => codec.decodeEmpty(commandCode(req), a), { signal });
+      // the first command opens the receipt: its frame waits for the job's binding, its ENQ does not
+      for (const [i, req] of plan.body.entries()) {
+        await this.exec(req, (a) => codec.decodeEmpty(commandCode(req), a), { signal, ...(i === 0 && bound ? { ready: bound } : {}) });
+        opened = true;
+      }
     } catch (err) {
-      await this.cancelAfterFailure(err);
+      // a first command the device cannot have taken opened nothing: nothing to cancel
+      if (opened || !(err instanceof LinkError && err.delivery === 'not_sent')) await this.cancelAfterFailure(err);
       throw err;
     }
     const closed = await this.closeReceipt(plan.close, lastFdBefore);
@@ -647,7 +655,8 @@ export class ShtrihDriver implements FiscalDriver {
       if (opts.signal?.aborted) throw new DriverError(DriverCodes.ABORTED, 'retryable', 'aborted', { command: cmdName(req) });
       try {
         const link = await this.ensureLink();
-        return decode(await link.send(req, opts.signal ? { signal: opts.signal } : {}));
+        const ready = busy === 0 ? opts.ready : undefined;
+        return decode(await link.send(req, { ...(opts.signal ? { signal: opts.signal } : {}), ...(ready ? { ready } : {}) }));
       } catch (err) {
         if (isBusy(err) && busy < (this.opts.busyRetries ?? 20)) {
           await this.sleep();

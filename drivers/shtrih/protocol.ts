@@ -51,7 +51,16 @@ export interface SendOptions {
   /** answer timeout for this call, overriding the per-command table */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * The frame is written only after this resolves true; the ENQ before it is not held back (it starts nothing on
+   * the device). false: the exchange ends with ABORTED, the frame never sent. A wait longer than the device's
+   * 50 ms inter-byte timeout is followed by a fresh ENQ before the frame.
+   */
+  ready?: Promise<boolean>;
 }
+
+/** after a `ready` wait longer than this the device's NAK is asked again (§1.1: 50 ms inter-byte timeout) */
+const READY_STALE_MS = 50;
 
 type Settings = Required<Omit<LinkOptions, 'answerTimeouts' | 'logger'>> & { answerTimeouts: Partial<Record<number, number>> };
 
@@ -147,6 +156,8 @@ class Exchange {
   private badFrames = 0;
   private foreign = 0;
   private answerWaits = 0;
+  /** SendOptions.ready until it has been waited for */
+  private ready: Promise<boolean> | undefined;
   /** when waiting for the answer must end: answerWaits × the command's answer timeout after the first wait */
   private answerDeadline: number | undefined;
 
@@ -156,6 +167,7 @@ class Exchange {
     this.name = commandName(this.code);
     this.timeoutMs = opts.timeoutMs ?? link.answerTimeout(this.code);
     this.s = link.settings;
+    this.ready = opts.ready;
   }
 
   async run(): Promise<Buffer> {
@@ -192,11 +204,18 @@ class Exchange {
   }
 
   /** The device holds no answer: a command it took is lost; one it did not take is sent (again). */
-  private deviceIdle(): Promise<Buffer | undefined> {
+  private async deviceIdle(): Promise<Buffer | undefined> {
     if (this.delivery === 'delivered') {
       throw this.fail(DriverCodes.ANSWER_LOST, 'the device took the command but holds no answer for it');
     }
     this.delivery = 'not_sent';
+    if (this.ready) {
+      const since = Date.now();
+      const go = await this.ready;
+      this.ready = undefined;
+      if (!go) throw this.fail(DriverCodes.ABORTED, 'not sent: the job is not bound to the register');
+      if (Date.now() - since > READY_STALE_MS) return undefined; // ask with ENQ again, then send
+    }
     return this.sendFrame();
   }
 

@@ -252,19 +252,26 @@ export class Dispatcher extends EventEmitter {
     const printed = await this.o.runner.prepare(status, driver, job);
     // the FN's last number before the job: re-read only when a shift document was just printed
     const before = printed ? (await driver.status({ brief: true })).fn?.lastFd : status.fn?.lastFd;
-    await this.o.store.setInflight(job.seq, { ...(before !== undefined ? { lastFdBefore: before } : {}), startedAt: this.now(), attempt: (inflight?.attempt ?? 0) + 1 });
+    // The job's binding (its in-flight record, synced) must be on disk before anything of it can start a document.
+    // A receipt's driver overlaps the sync with what starts nothing (Shtrih's ENQ before the first frame) and waits
+    // for it before its first fiscal command; everything else waits here.
+    const bound = this.o.store.setInflight(job.seq, { ...(before !== undefined ? { lastFdBefore: before } : {}), startedAt: this.now(), attempt: (inflight?.attempt ?? 0) + 1 });
+    const receipt = job.kind === 'receipt' ? this.o.runner.receiptOf(job) : undefined;
+    if (!receipt) await bound;
 
     let outcome: JobOutcome;
     try {
       if (job.kind === 'receipt') {
-        const receipt = this.o.runner.receiptOf(job);
         outcome = receipt
-          ? { status: 'done', receipt: await driver.fiscalize(receipt, this.hard.signal) }
+          ? { status: 'done', receipt: await driver.fiscalize(receipt, this.hard.signal, { ready: bound.then(() => true, () => false) }).finally(() => bound) }
           : { status: 'fail', error: new DriverError('BAD_JOB', 'rejected', `job ${job.seq} holds no readable receipt`) };
       } else {
         outcome = { status: 'done', data: await this.o.runner.runCommand(job, driver) };
       }
     } catch (err) {
+      // settled before anything is decided: a failed binding is the reason (nothing of the job was sent), and a
+      // binding still being written must not meet a release of the job to another register
+      await bound;
       if (err instanceof DriverError && err.kind === 'rejected') {
         outcome = { status: 'fail', error: err };
       } else {

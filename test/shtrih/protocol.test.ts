@@ -245,3 +245,33 @@ t.test('garbage from the line never crashes the link', async (t) => {
   const answer = await link.send(STATUS_REQ).catch((e: unknown) => e);
   t.ok(Buffer.isBuffer(answer) || answer instanceof LinkError);
 });
+
+t.test('ready: the ENQ goes at once, the frame only once the job is bound; false sends no frame', async (t) => {
+  const { port, peer, link } = setup();
+  let bind!: (ok: boolean) => void;
+  const ready = new Promise<boolean>((resolve) => (bind = resolve));
+  const sent = link.send(CLOSE_REQ, { ready });
+  while (peer.enqCount === 0) await nextTurn();
+  for (let i = 0; i < 5; i++) await nextTurn();
+  t.same(writtenBytes(port), hex('05'), 'only the ENQ is out while the binding is being written');
+  t.equal(peer.framesSeen, 0);
+  bind(true);
+  t.same(await sent, CLOSE_ANSWER, 'then the command runs as usual');
+  t.equal(peer.enqCount, 1, 'no second ENQ after a short wait');
+  t.same(peer.executedCodes(), ['FF45']);
+
+  const refused = setup();
+  const err = await failure(refused.link.send(CLOSE_REQ, { ready: Promise.resolve(false) }));
+  t.equal(err.code, 'ABORTED');
+  t.equal(err.delivery, 'not_sent', 'the device cannot have taken it');
+  t.equal(refused.peer.framesSeen, 0, 'no frame reached the device');
+  t.same(writtenBytes(refused.port), hex('05'));
+});
+
+t.test('ready: after a wait longer than the device\'s inter-byte timeout the NAK is asked for again', async (t) => {
+  const { peer, link } = setup();
+  const ready = new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 80));
+  t.same(await link.send(CLOSE_REQ, { ready }), CLOSE_ANSWER);
+  t.equal(peer.enqCount, 2, 'a fresh ENQ before the frame');
+  t.same(peer.executedCodes(), ['FF45'], 'executed once');
+});
