@@ -2,6 +2,7 @@
  * Byte ports to a register: a tty through `serialport` (8N1, no flow control) or `tcp://host:port` (registers reached
  * over TCP/RNDIS). Both give the same small interface the protocol layers use.
  */
+import { readSync, writeSync } from 'node:fs';
 import net from 'node:net';
 
 /** A byte pipe to a device. `onGone` fires once when the port closes or fails (a pulled USB cable). */
@@ -116,6 +117,123 @@ class SerialBytePort extends PortBase implements BytePort {
   }
 }
 
+/** what directBinding uses of a serialport binding and of the port it opens (typed loosely, as above) */
+interface BindingLike {
+  open(options: object): Promise<PortBindingLike>;
+  list(): Promise<unknown[]>;
+}
+interface PortBindingLike {
+  readonly isOpen: boolean;
+  readonly openOptions: object;
+  /** the tty's file descriptor (serialport's Linux and macOS bindings), opened O_NONBLOCK */
+  readonly fd?: number | null;
+  readonly poller?: { once(event: 'readable', cb: (err: Error | null) => void): unknown };
+  readonly writeOperation?: Promise<void> | null;
+  read(buffer: Buffer, offset: number, length: number): Promise<{ bytesRead: number; buffer: Buffer }>;
+  write(buffer: Buffer): Promise<void>;
+  close(): Promise<void>;
+  update(options: object): Promise<void>;
+  set(options: object): Promise<void>;
+  get(): Promise<unknown>;
+  getBaudRate(): Promise<unknown>;
+  flush(): Promise<void>;
+  drain(): Promise<void>;
+}
+
+const RETRY_LATER = new Set(['EAGAIN', 'EWOULDBLOCK', 'EINTR']);
+
+/**
+ * serialport's own binding, with the bytes read and written on the main thread. serialport's Linux binding opens,
+ * configures, polls and closes the tty (all of that is used as it is), but reads and writes it through libuv's thread
+ * pool: a read is a hop to a pool thread after the poller saw the tty readable, a write another one, so every
+ * turnaround of a register exchange waited for two thread hand-overs (issue 17: the line idle while the host thinks).
+ * Its descriptor is non-blocking, so here a read or a write is one plain read(2)/write(2) that returns at once; a
+ * read that finds nothing waits for serialport's poller, as serialport does. Everything unusual goes to serialport's
+ * own read or write, which meets the same condition and reports it its own way (a pulled cable's EIO marks the port
+ * disconnected): 0 bytes read, an error other than EAGAIN/EINTR, a write that did not go out whole (the rest is
+ * written by serialport, after the part written here), and a write while one of serialport's is still under way.
+ */
+export function directBinding<B extends object>(base: B): B {
+  const b = base as unknown as BindingLike;
+  const direct: BindingLike = {
+    list: () => b.list(),
+    open: async (options) => new DirectPort(await b.open(options)),
+  };
+  return direct as unknown as B;
+}
+
+class DirectPort implements PortBindingLike {
+  constructor(private readonly inner: PortBindingLike) {}
+
+  get isOpen(): boolean {
+    return this.inner.isOpen;
+  }
+
+  get openOptions(): object {
+    return this.inner.openOptions;
+  }
+
+  private liveFd(): number | undefined {
+    const fd = this.inner.fd;
+    return this.inner.isOpen && typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  }
+
+  async read(buffer: Buffer, offset: number, length: number): Promise<{ bytesRead: number; buffer: Buffer }> {
+    for (;;) {
+      const fd = this.liveFd();
+      const poller = this.inner.poller;
+      if (fd === undefined || !poller) return this.inner.read(buffer, offset, length);
+      let n: number;
+      try {
+        n = readSync(fd, buffer, offset, length, null);
+      } catch (err) {
+        if (!RETRY_LATER.has((err as NodeJS.ErrnoException).code ?? '')) return this.inner.read(buffer, offset, length);
+        // nothing there: wait as serialport does (its poller rejects with a canceled error when the port closes)
+        await new Promise<void>((resolve, reject) => poller.once('readable', (e) => (e ? reject(e) : resolve())));
+        continue;
+      }
+      if (n > 0) return { bytesRead: n, buffer };
+      return this.inner.read(buffer, offset, length);
+    }
+  }
+
+  async write(buffer: Buffer): Promise<void> {
+    const fd = this.liveFd();
+    let written = 0;
+    if (fd !== undefined && !this.inner.writeOperation && buffer.length > 0) {
+      try {
+        written = writeSync(fd, buffer, 0, buffer.length);
+      } catch {
+        written = 0; // serialport's own write meets it again and reports it
+      }
+    }
+    if (written >= buffer.length) return;
+    return this.inner.write(written === 0 ? buffer : buffer.subarray(written));
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  update(options: object): Promise<void> {
+    return this.inner.update(options);
+  }
+  set(options: object): Promise<void> {
+    return this.inner.set(options);
+  }
+  get(): Promise<unknown> {
+    return this.inner.get();
+  }
+  getBaudRate(): Promise<unknown> {
+    return this.inner.getBaudRate();
+  }
+  flush(): Promise<void> {
+    return this.inner.flush();
+  }
+  drain(): Promise<void> {
+    return this.inner.drain();
+  }
+}
+
 async function openSerial(path: string, opts: OpenPortOptions): Promise<BytePort> {
   // Loaded on demand: importing serialport loads the native binding.
   const { SerialPort } = await import('serialport');
@@ -129,7 +247,7 @@ async function openSerial(path: string, opts: OpenPortOptions): Promise<BytePort
     xon: false,
     xoff: false,
     autoOpen: false,
-    ...(opts.binding ? { binding: opts.binding } : {}),
+    binding: opts.binding ?? directBinding(SerialPort.binding),
   };
   const sp = new SerialPort(options) as unknown as SerialLike;
   const port = new SerialBytePort(sp, path);

@@ -1,7 +1,9 @@
 import t from 'tap';
 import net from 'node:net';
 import { SerialPortMock } from 'serialport';
+import { randomBytes } from 'node:crypto';
 import { openPort, parseTcpTarget } from '../../drivers/transport.ts';
+import { createPty } from '../../drivers/emulator/pty.ts';
 import { ShtrihLink } from '../../drivers/shtrih/protocol.ts';
 import { MemPort, ShtrihPeer, fastLink, hex } from './peer.ts';
 
@@ -37,6 +39,43 @@ t.test('a write that reaches serialport while the port is closing (the cable pul
   await closed;
   t.ok(gone, 'gone signalled');
   t.match(settled, /^rejected: .*closed/, 'the pending write is rejected with the reason the port went away');
+});
+
+t.test('a real pty through serialport with reads and writes on the main thread: every byte in order both ways, gone on hang-up', async (t) => {
+  const pty = await createPty();
+  t.teardown(() => pty.close());
+  const port = await openPort(pty.path);
+  let gone: Error | undefined;
+  port.onGone((e) => (gone = e));
+  const atDevice: Buffer[] = [];
+  pty.stream.on('data', (c: Buffer) => atDevice.push(c));
+  const atHost: Buffer[] = [];
+  port.onData((c) => atHost.push(c));
+  const waitFor = async (what: string, done: () => boolean): Promise<void> => {
+    for (let i = 0; i < 1000 && !done(); i++) await new Promise((r) => setTimeout(r, 5));
+    t.ok(done(), what);
+  };
+
+  // small writes one after another (each one write(2)), then one far larger than the pty's buffer: the part that did
+  // not fit is written by serialport after it, and a write made meanwhile waits its turn
+  const small = Array.from({ length: 50 }, (_, i) => Buffer.from([0x05, i]));
+  for (const b of small) await port.write(b);
+  const big = randomBytes(256 * 1024);
+  const tail = Buffer.from('tail');
+  await Promise.all([port.write(big), port.write(tail)]);
+  const sent = Buffer.concat([...small, big, tail]);
+  await waitFor('everything reached the device', () => Buffer.concat(atDevice).length >= sent.length);
+  t.ok(Buffer.concat(atDevice).equals(sent), 'in order, nothing lost or doubled');
+
+  const answer = randomBytes(64 * 1024);
+  pty.stream.write(answer);
+  await waitFor('the device\'s bytes reached the host', () => Buffer.concat(atHost).length >= answer.length);
+  t.ok(Buffer.concat(atHost).equals(answer), 'in order');
+
+  await pty.close(); // the cable pulled
+  await waitFor('the hang-up is seen as gone', () => gone !== undefined);
+  await t.rejects(port.write(hex('05')), 'writes fail once gone');
+  await port.close();
 });
 
 t.test('tcp://host:port: a register behind TCP, with the extra 0xFF after each ACK', async (t) => {
