@@ -148,10 +148,11 @@ const RETRY_LATER = new Set(['EAGAIN', 'EWOULDBLOCK', 'EINTR']);
  * pool: a read is a hop to a pool thread after the poller saw the tty readable, a write another one, so every
  * turnaround of a register exchange waited for two thread hand-overs (issue 17: the line idle while the host thinks).
  * Its descriptor is non-blocking, so here a read or a write is one plain read(2)/write(2) that returns at once; a
- * read that finds nothing waits for serialport's poller, as serialport does. Everything unusual goes to serialport's
- * own read or write, which meets the same condition and reports it its own way (a pulled cable's EIO marks the port
- * disconnected): 0 bytes read, an error other than EAGAIN/EINTR, a write that did not go out whole (the rest is
- * written by serialport, after the part written here), and a write while one of serialport's is still under way.
+ * read waits for serialport's poller first, as serialport does after a read that found nothing. Everything unusual
+ * goes to serialport's own read or write, which meets the same condition and reports it its own way (a pulled
+ * cable's EIO marks the port disconnected): 0 bytes read, an error other than EAGAIN/EINTR, a write that did not go
+ * out whole (the rest is written by serialport, after the part written here), and a write while one of
+ * serialport's is still under way.
  */
 export function directBinding<B extends object>(base: B): B {
   const b = base as unknown as BindingLike;
@@ -180,17 +181,20 @@ class DirectPort implements PortBindingLike {
 
   async read(buffer: Buffer, offset: number, length: number): Promise<{ bytesRead: number; buffer: Buffer }> {
     for (;;) {
-      const fd = this.liveFd();
       const poller = this.inner.poller;
-      if (fd === undefined || !poller) return this.inner.read(buffer, offset, length);
+      if (this.liveFd() === undefined || !poller) return this.inner.read(buffer, offset, length);
+      // readable first, then the read: a read that finds nothing throws EAGAIN, and an exception per chunk read is
+      // most of what reading costs (the poll is level-triggered: bytes already there report at once). The poller
+      // rejects with a canceled error when the port closes, as in serialport's own read.
+      await new Promise<void>((resolve, reject) => poller.once('readable', (e) => (e ? reject(e) : resolve())));
+      const fd = this.liveFd();
+      if (fd === undefined) return this.inner.read(buffer, offset, length);
       let n: number;
       try {
         n = readSync(fd, buffer, offset, length, null);
       } catch (err) {
-        if (!RETRY_LATER.has((err as NodeJS.ErrnoException).code ?? '')) return this.inner.read(buffer, offset, length);
-        // nothing there: wait as serialport does (its poller rejects with a canceled error when the port closes)
-        await new Promise<void>((resolve, reject) => poller.once('readable', (e) => (e ? reject(e) : resolve())));
-        continue;
+        if (RETRY_LATER.has((err as NodeJS.ErrnoException).code ?? '')) continue; // woken with nothing to read
+        return this.inner.read(buffer, offset, length);
       }
       if (n > 0) return { bytesRead: n, buffer };
       return this.inner.read(buffer, offset, length);
