@@ -259,3 +259,36 @@ t.test('named values: read once, then from memory, as copies; every write that t
   t.same(await s.getMeta('book'), { n: 2, items: [] }, 'on disk too');
   t.equal(await s.getMeta('shift'), undefined);
 });
+
+t.test('outbox: the same entries in the same order whether they are read from memory or from disk (a long backlog)', async (t) => {
+  const { store, reopen } = await openStore(t);
+  const payloads: string[] = [];
+  const add = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      const p = `m-${payloads.length}`;
+      payloads.push(p);
+      await store().enqueueOutbox({ topic: 'kkt/gw/result', payload: p });
+    }
+  };
+  const drainSome = async (s: typeof store, n: number): Promise<string[]> => {
+    const batch = await s().outboxBatch(n);
+    t.equal(await s().ackOutboxMany(batch.map((m) => m.key)), batch.length, 'every entry read was there to remove');
+    return batch.map((m) => m.payload);
+  };
+  await add(3); // from an empty outbox: mirrored
+  t.same((await store().outboxBatch(10)).map((m) => m.payload), payloads, 'small: all of it, in order');
+  await add(1200); // past the mirror's bound: read from disk from here on
+  const seen: string[] = [];
+  while (store().outboxDepth() > 0) seen.push(...(await drainSome(store, 200)));
+  t.same(seen, payloads, 'a long backlog drains in order, nothing twice, nothing skipped');
+  t.same(await store().outboxBatch(10), [], 'empty');
+  payloads.length = 0;
+  await add(5);
+  t.same(await drainSome(store, 2), ['m-0', 'm-1'], 'mirrored again once it was empty');
+  const s = await reopen(); // not empty at the open: read from disk
+  t.same((await s.outboxBatch(10)).map((m) => m.payload), ['m-2', 'm-3', 'm-4']);
+  t.equal(await s.ackOutboxMany((await s.outboxBatch(10)).map((m) => m.key)), 3);
+  t.equal(s.outboxDepth(), 0);
+  await s.enqueueOutbox({ topic: 't', payload: 'after' });
+  t.same((await s.outboxBatch(10)).map((m) => m.payload), ['after']);
+});
