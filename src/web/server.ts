@@ -13,7 +13,6 @@ import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import QRCode from 'qrcode';
 import type { Config, ConfigProblem } from '../config/index.ts';
 import { ConfigError, saveConfig } from '../config/index.ts';
 import type { LogRing, Logger } from '../log.ts';
@@ -585,7 +584,7 @@ export async function buildWebApp(d: WebDeps): Promise<FastifyInstance> {
       finished_at: rec.finishedAt ? new Date(rec.finishedAt).toISOString() : null,
       request,
       result: rec.result ?? null,
-      qr_image: qr ? await QRCode.toDataURL(qr, { errorCorrectionLevel: 'M', margin: 2, width: 220 }) : null,
+      qr_image: qr ? await (await import('qrcode')).default.toDataURL(qr, { errorCorrectionLevel: 'M', margin: 2, width: 220 }) : null,
     });
   });
 

@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import forge from 'node-forge';
+import type forgeType from 'node-forge';
 import { writeFileAtomic } from '../config/index.ts';
 
 export interface PageTls {
@@ -36,8 +36,12 @@ export function fingerprintOf(certPem: string): string {
   return new X509Certificate(certPem).fingerprint256;
 }
 
-/** a self-signed certificate for these names and addresses */
-export function makeSelfSigned(names = hostNames(), now = new Date()): { cert: string; key: string } {
+/**
+ * a self-signed certificate for these names and addresses. node-forge (about 10 MB once loaded) is loaded only here:
+ * a gateway makes its certificate at its first start and reads it from the data directory afterwards.
+ */
+export async function makeSelfSigned(names = hostNames(), now = new Date()): Promise<{ cert: string; key: string }> {
+  const forge: typeof forgeType = (await import('node-forge')).default;
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
   const cert = forge.pki.createCertificate();
@@ -74,7 +78,7 @@ export async function pageTls(dataDir: string, configured?: { cert?: string; key
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const made = makeSelfSigned();
+  const made = await makeSelfSigned();
   await fs.mkdir(path.dirname(keyFile), { recursive: true });
   await writeFileAtomic(keyFile, made.key, 0o600);
   await writeFileAtomic(certFile, made.cert, 0o644);
