@@ -174,10 +174,17 @@ export function gatewayConfig(dir: string, brokerUrl: string, devicePort: string
  */
 export type RunnerKind = 'bundle' | 'tsx';
 
-let runner: { kind: RunnerKind; script: string } | undefined;
+let runner: { kind: RunnerKind; script: string; nodeArgs: string[] } | undefined;
 
-export async function useRunner(kind: RunnerKind): Promise<{ kind: RunnerKind; script: string }> {
-  if (kind === 'tsx') return (runner = { kind, script: join(ROOT, 'bin', 'kkt-gateway.js') });
+/** the node options in a script's first line (`#!/usr/bin/env -S node --flag …`): how its own exec runs it */
+function shebangArgs(script: string): string[] {
+  const first = readFileSync(script, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\S*env -S node((?: +\S+)*) *$/.exec(first);
+  return m ? m[1]!.trim().split(/ +/).filter(Boolean) : [];
+}
+
+export async function useRunner(kind: RunnerKind): Promise<{ kind: RunnerKind; script: string; nodeArgs: string[] }> {
+  if (kind === 'tsx') return (runner = { kind, script: join(ROOT, 'bin', 'kkt-gateway.js'), nodeArgs: [] });
   const dir = mkdtempSync(join(tmpdir(), 'kkt-bench-bundle-'));
   finalCleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
@@ -186,7 +193,16 @@ export async function useRunner(kind: RunnerKind): Promise<{ kind: RunnerKind; s
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`npm run build (scripts/build.mjs) failed (${code}): ${err}`);
-  return (runner = { kind, script: join(dir, 'dist', 'kkt-gateway.mjs') });
+  const script = join(dir, 'dist', 'kkt-gateway.mjs');
+  return (runner = { kind, script, nodeArgs: shebangArgs(script) });
+}
+
+/**
+ * The node options the gateway runs under (the bundle's first line; none for tsx). The baselines (the reference
+ * consumer, an idle node) run under the same, so that a ratio compares the programs, not V8's settings.
+ */
+export function gatewayNodeArgs(): string[] {
+  return runner?.nodeArgs ?? [];
 }
 
 export function runnerKind(): RunnerKind {
@@ -206,16 +222,17 @@ export interface Gateway {
 }
 
 /**
- * The real gateway process with a configuration file (`run --config FILE`), as systemd starts it: plain node, no
- * NODE_OPTIONS; `runner` (useRunner) says which entry point. Stopped with SIGTERM (SIGKILL after 20 s).
+ * The real gateway process with a configuration file (`run --config FILE`), as systemd starts it: plain node with the
+ * options of the bundle's first line, no NODE_OPTIONS; `runner` (useRunner) says which entry point. Stopped with SIGTERM (SIGKILL after 20 s).
  */
 export function spawnGateway(config: Config, dir: string, o: { env?: NodeJS.ProcessEnv; runner?: RunnerKind; nodeArgs?: string[] } = {}): Gateway {
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
   const script = o.runner === 'tsx' || !runner ? join(ROOT, 'bin', 'kkt-gateway.js') : runner.script;
+  const nodeArgs = [...(o.runner === 'tsx' ? [] : gatewayNodeArgs()), ...(o.nodeArgs ?? [])];
   const env = o.env ?? {};
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), script, 'run', '--config', file], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, script, 'run', '--config', file], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (c: Buffer): void => void (out = (out + c.toString()).slice(-65536));
   child.stdout!.on('data', keep);
@@ -329,9 +346,9 @@ export interface ReferenceProcess {
   stop(): Promise<void>;
 }
 
-/** the reference consumer (reference-consumer.mjs) as its own process, under a plain node */
+/** the reference consumer (reference-consumer.mjs) as its own process, under a plain node with the gateway's options */
 export function spawnReference(url: string, topic: string, dir: string, what: string): ReferenceProcess {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'reference-consumer.mjs'), url, topic, dir, what], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  const child = spawn(process.execPath, [...gatewayNodeArgs(), join(import.meta.dirname, 'reference-consumer.mjs'), url, topic, dir, what], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
   let out = '';
   let err = '';
   const listeners: Array<() => void> = [];

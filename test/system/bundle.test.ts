@@ -4,10 +4,10 @@
  */
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, symlinkSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { freePort } from '../helpers/broker.ts';
 import { ROOT } from '../helpers/gateway-process.ts';
 import { call, type Answer } from '../helpers/web-client.ts';
@@ -36,7 +36,10 @@ t.test('the bundle serves the page over HTTPS with its own certificate (safe mod
   const [port, httpsPort] = [await freePort(), await freePort()];
   const cfg = join(dir, 'config.json');
   writeFileSync(cfg, JSON.stringify({ data_dir: join(dir, 'data'), web: { host: '127.0.0.1', port, https_port: httpsPort } }));
-  const child = spawn(process.execPath, [bundle, 'run', '--config', cfg], { cwd: dir, env, stdio: 'ignore' });
+  // run as the systemd unit's ExecStart runs it: the file itself, its first line choosing node and V8's options
+  const flags = /^#!\/usr\/bin\/env -S node (.+)$/.exec(readFileSync(bundle, 'utf8').split('\n', 1)[0]!)?.[1]?.split(' ') ?? [];
+  t.ok(flags.includes('--max-semi-space-size=1'), `the first line gives node its options (${flags.join(' ')})`);
+  const child = spawn(bundle, ['run', '--config', cfg], { cwd: dir, env: { ...env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }, stdio: 'ignore' });
   t.teardown(() => child.kill('SIGKILL'));
   let page: Answer | undefined;
   for (let i = 0; i < 200 && !page; i++) {
@@ -49,6 +52,8 @@ t.test('the bundle serves the page over HTTPS with its own certificate (safe mod
   const plain = await call(`http://127.0.0.1:${port}/app.js`);
   t.equal(plain.status, 308, 'plain HTTP redirects');
   t.equal(plain.headers.location, `https://127.0.0.1:${httpsPort}/app.js`);
+  const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+  t.same(argv.slice(1, 1 + flags.length), flags, 'node runs the service under those options');
   child.kill('SIGTERM');
   t.same((await once(child, 'exit'))[0], 0);
 });
