@@ -93,6 +93,11 @@ export class ShtrihDriver implements FiscalDriver {
   private readonly known: KnownState;
   /** the last 10h answer */
   private lastShort: codec.ShortStatus | undefined;
+  /**
+   * A receipt closed and its print was not followed (no 10h after FF45): the next receipt's first command tells how
+   * it went (refused while printing or without paper), and so does any 10h read, which clears this.
+   */
+  private printPending = false;
 
   constructor(private readonly opts: ShtrihDriverOptions) {
     if (!opts.port && !opts.openPort) throw new TypeError('ShtrihDriver needs a port or an openPort factory');
@@ -402,11 +407,14 @@ export class ShtrihDriver implements FiscalDriver {
       fn = { serial: s.serial, phase: s.phase, lastFd: s.lastFd, warnings: s.warnings };
     }
     const lastFdBefore = fn.lastFd;
+    const printPending = ready && this.printPending;
     let opened = false;
     try {
       // the first command opens the receipt: its frame waits for the job's binding, its ENQ does not
       for (const [i, req] of plan.body.entries()) {
-        await this.exec(req, (a) => codec.decodeEmpty(commandCode(req), a), { signal, ...(i === 0 && bound ? { ready: bound } : {}) });
+        const send = (): Promise<void> => this.exec(req, (a) => codec.decodeEmpty(commandCode(req), a), { signal, ...(i === 0 && bound ? { ready: bound } : {}) });
+        if (i === 0 && printPending) await this.afterUnfollowedPrint(send, signal);
+        else await send();
         opened = true;
       }
     } catch (err) {
@@ -511,16 +519,20 @@ export class ShtrihDriver implements FiscalDriver {
     );
     const dateTime = closed.dateTime ?? (await this.bestEffort(async () => (await this.readDocument(closed.fdNumber))?.dateTime, undefined));
     const fnNumber = this.deviceInfo?.fnNumber ?? (await this.bestEffort(() => this.readFnNumber(), ''));
-    this.lastShort = undefined;
-    const outcome = await this.bestEffort(() => this.settlePrint(true), 'still_printing' as PrintOutcome);
-    if (outcome === 'paper_out') this.log.warn({ fd: closed.fdNumber }, 'shtrih: receipt fiscalized, paper ran out while printing');
-    const after = this.lastShort as codec.ShortStatus | undefined;
-    if (outcome === 'done' && after && after.mode === MODE_SHIFT_OPEN && shift && 'shiftNumber' in shift) {
+    // The print is not followed here (a 10h exchange per receipt, issue 17 item 3): the result is the FN's, and the
+    // next receipt's first command finds out how the paper went (afterUnfollowedPrint). The state before the receipt
+    // (proven, or read by prepareForReceipt) is the state after it: the shift open, no receipt open.
+    const base = known ?? this.lastShortState();
+    if (base && base.mode === MODE_SHIFT_OPEN && base.submode === SUBMODE_IDLE && shift && 'shiftNumber' in shift) {
       // what this receipt's exchanges prove: the next brief status and the next receipt need no reads of their own
       this.known.set({
-        mode: after.mode, submode: after.submode, receiptOpen: false, shift: 'open', shiftNumber: shift.shiftNumber, receiptNumber: shift.receiptNumber,
-        paper: this.paperState(after), coverOpen: (after.flags & FLAG_COVER_OPEN) !== 0, fn: { ...fnBefore, lastFd: closed.fdNumber },
+        mode: base.mode, submode: base.submode, receiptOpen: false, shift: 'open', shiftNumber: shift.shiftNumber, receiptNumber: shift.receiptNumber,
+        paper: base.paper, coverOpen: base.coverOpen, fn: { ...fnBefore, lastFd: closed.fdNumber },
       }, true);
+      this.printPending = true;
+    } else {
+      const outcome = await this.bestEffort(() => this.settlePrint(true), 'still_printing' as PrintOutcome);
+      if (outcome === 'paper_out') this.log.warn({ fd: closed.fdNumber }, 'shtrih: receipt fiscalized, paper ran out while printing');
     }
     return {
       fdNumber: closed.fdNumber,
@@ -635,7 +647,34 @@ export class ShtrihDriver implements FiscalDriver {
   private async shortStatus(signal?: AbortSignal): Promise<codec.ShortStatus> {
     const st = await this.exec(codec.passwordOnly(Cmd.SHORT_STATUS, this.opPwd), codec.decodeShortStatus, { signal });
     this.lastShort = st;
+    this.printPending = false;
     return st;
+  }
+
+  /** the last 10h answer as the fields a receipt's known state takes from it */
+  private lastShortState(): Pick<DeviceStatus, 'mode' | 'submode' | 'paper' | 'coverOpen'> | undefined {
+    const st = this.lastShort;
+    return st && { mode: st.mode, submode: st.submode, paper: this.paperState(st), coverOpen: (st.flags & FLAG_COVER_OPEN) !== 0 };
+  }
+
+  /**
+   * The first command of a receipt after a print that was not followed. Refused (an error answer: not executed) while
+   * the register is not idle — still printing, out of paper, waiting for "continue" — the print is followed now as it
+   * used to be after FF45 (paper out throws, "continue" is sent, printing is waited out) and the command is sent once
+   * more. Refused with the register idle, the refusal is the command's own.
+   */
+  private async afterUnfollowedPrint(send: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+    try {
+      await send();
+      return;
+    } catch (err) {
+      if (!(err instanceof DriverError) || err.deviceCode === undefined) throw err;
+      const st = await this.shortStatus(signal);
+      if (st.submode === SUBMODE_IDLE) throw err;
+      this.log.warn({ submode: st.submode, refused: errText(err) }, 'shtrih: the last receipt is fiscalized; its print is not finished');
+    }
+    await this.settlePrint(false);
+    await send();
   }
 
   /** A password-only command whose answer carries nothing we use. */

@@ -68,7 +68,7 @@ t.test('fiscalize: items, receipt tags, close; result from FF45, FF40, FF0A', as
     fnNumber: '9289000100055632', operation: 1, total: 180000, change: 0,
   });
   const codes = reg.codes();
-  t.same(codes.slice(4), ['10', 'FF01', 'FF46', 'FF46', 'FF0C', 'FF45', 'FF40', 'FF0A', '10']);
+  t.same(codes.slice(4), ['10', 'FF01', 'FF46', 'FF46', 'FF0C', 'FF45', 'FF40', 'FF0A'], 'no 10h after FF45: the print is not followed');
   const items = reg.peer.executed.filter((p) => p[0] === 0xff && p[1] === 0x46);
   t.equal(items[1]!.readUIntLE(7, 6), 1_500_000, 'quantity 1.5 in millionths');
   t.equal(items[1]![28], 0xcb, 'VAT 22 % tax byte');
@@ -83,7 +83,7 @@ t.test('the state a receipt proves: the next brief status and the next receipt r
   await driver.status({ brief: true });
   let before = reg.codes().length;
   const r1 = await driver.fiscalize(receipt());
-  t.same(reg.codes().slice(before), ['FF46', 'FF46', 'FF0C', 'FF45', '10'], 'the status just read proves the state: no 10h/FF01 before, no FF40 after');
+  t.same(reg.codes().slice(before), ['FF46', 'FF46', 'FF0C', 'FF45'], 'the status just read proves the state: no 10h/FF01 before, no FF40 nor 10h after');
   t.match(r1, { fdNumber: 45818, shiftNumber: 12, receiptNumber: 5 });
   before = reg.codes().length;
   const st = await driver.status({ brief: true });
@@ -234,21 +234,51 @@ t.test('fiscalize: item tags go by FF4D right after their item', async (t) => {
   t.same(reg.codes().slice(2, 5), ['FF46', 'FF4D', 'FF46']);
 });
 
-t.test('paper after FF45: submode 3 → B0h; paper out → the fiscal result anyway', async (t) => {
+t.test('paper after FF45: the result at once; the next receipt\'s first command finds out (submode 3 → B0h, paper out → NO_PAPER)', async (t) => {
   const reg = new FakeRegister();
+  reg.extendedAnswers = true; // answers with the clock: the state a receipt proves is kept
   const { driver } = setup(reg);
+  await driver.open();
   reg.onExecute = (name) => {
-    if (name === 'FF45') reg.submodes = [5, 3];
+    if (name !== 'FF45') return;
+    // printing goes on after the answer, then waits for "continue": a command in between is refused (58h)
+    reg.submodes = [5, 3];
+    reg.failOnce('FF46', 0x58);
   };
-  t.equal((await driver.fiscalize(receipt())).fdNumber, 45818);
-  t.ok(reg.codes().includes('B0'), 'continue print sent');
+  t.equal((await driver.fiscalize(receipt())).fdNumber, 45818, 'fiscalized: the result without following the print');
+  t.notOk(reg.codes().includes('B0'), 'nothing sent after FF45 and its FN reads');
+  reg.onExecute = () => undefined;
+  let before = reg.codes().length;
+  t.equal((await driver.fiscalize(receipt())).fdNumber, 45819, 'the next receipt is fiscalized');
+  t.same(reg.codes().slice(before, before + 6), ['FF46', '10', '10', 'B0', '10', 'FF46'], 'its first item refused while printing: the print followed (B0h at submode 3), then the item sent again');
+  t.equal(reg.codes().filter((c) => c === 'FF46').length, 5, 'on the wire: each receipt\'s two items and the one refusal');
 
   reg.onExecute = (name) => {
-    if (name === 'FF45') reg.submodes = [2, 2, 2, 2, 2, 2];
+    if (name !== 'FF45') return;
+    reg.submodes = [2, 2, 2, 2, 2, 2];
+    reg.failOnce('FF46', 0x6b);
   };
-  const r2 = await driver.fiscalize(receipt());
-  t.equal(r2.fdNumber, 45819, 'fiscalized although paper ran out');
+  t.equal((await driver.fiscalize(receipt())).fdNumber, 45820, 'fiscalized although paper runs out while it prints');
+  reg.onExecute = () => undefined;
+  before = reg.codes().length;
+  const err = await rejection(driver.fiscalize(receipt()));
+  t.match(err, { code: 'NO_PAPER', kind: 'operator' }, 'the next receipt waits for paper');
+  t.equal(reg.codes().slice(before).filter((c) => c === 'FF46').length, 1, 'its first item (refused) is not sent again without paper');
   t.equal(reg.codes().filter((c) => c === 'B0').length, 1, 'no B0h while paper is out');
+});
+
+t.test('the first command after an unfollowed print refused with the register idle: that refusal, no second try', async (t) => {
+  const reg = new FakeRegister();
+  reg.extendedAnswers = true; // answers with the clock: the state a receipt proves is kept
+  const { driver } = setup(reg);
+  await driver.open();
+  await driver.fiscalize(receipt());
+  reg.failOnce('FF46', 0x4e); // the shift passed 24 h
+  const before = reg.codes().length;
+  const err = await rejection(driver.fiscalize(receipt()));
+  t.match(err, { deviceCode: 0x4e }, 'the command\'s own error');
+  t.same(reg.codes().slice(before, before + 2), ['FF46', '10'], 'one status read tells the register is idle');
+  t.equal(reg.codes().slice(before).filter((c) => c === 'FF46').length, 1, 'not sent again');
 });
 
 t.test('fiscalize refuses to start while paper is out', async (t) => {
