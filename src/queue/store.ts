@@ -137,9 +137,15 @@ export class QueueStore {
   private c: Counters = { nextSeq: 1, depth: 0, nextOutbox: 1, outboxDepth: 0, nextZ: 1 };
   /** the in-flight record of each register (by register id) */
   private current = new Map<string, Inflight>();
-  /** the head job; undefined = not known (re-read on demand); headGen guards against a read racing a write */
-  private headCache: { job: Job | undefined } | undefined;
+  /**
+   * The head job; undefined = not known (re-read on demand); headGen guards against a read racing a write. `next`,
+   * when known, is the job after the head (its job undefined: none), so that completing the head reads nothing: it
+   * is learnt from accepts into a queue known to end at the head, and read ahead while the head is printed
+   * (prefetchNext); nextGen, bumped by every job added or removed, guards that read.
+   */
+  private headCache: { job: Job | undefined; next?: { job: Job | undefined } } | undefined;
   private headGen = 0;
+  private nextGen = 0;
   /**
    * The named values (getMeta) read or written so far, undefined for a name known to be absent: the runner reads the
    * shift's book and the shift for every receipt, and a LevelDB get is a round trip through libuv's pool (issue 17).
@@ -214,8 +220,9 @@ export class QueueStore {
   async head(): Promise<Job | undefined> {
     if (this.headCache) return this.headCache.job;
     const gen = this.headGen;
-    const [job] = await this.jobs.values({ limit: 1 }).all();
-    if (gen === this.headGen) this.headCache = { job };
+    const ngen = this.nextGen;
+    const [job, next] = await this.jobs.values({ limit: 2 }).all();
+    if (gen === this.headGen) this.headCache = ngen === this.nextGen && job ? { job, next: { job: next } } : { job };
     return job;
   }
 
@@ -320,8 +327,10 @@ export class QueueStore {
    */
   complete(seq: number, outcome: Outcome): Promise<boolean> {
     return this.write(async (tx) => {
-      // the job and the one after it in one read: when this is the head, the next head is known without another
-      const [first, after] = await this.jobs.values({ gte: pad(seq), limit: 2 }).all();
+      // the head and the job after it known: nothing to read; else the job and the one after it in one read (when
+      // this is the head, the next head is known without another)
+      const known = this.headCache?.job?.seq === seq ? this.headCache.next : undefined;
+      const [first, after] = known ? [this.headCache!.job, known.job] : await this.jobs.values({ gte: pad(seq), limit: 2 }).all();
       const job = first?.seq === seq ? first : undefined;
       if (job === undefined) return false;
       const inflightOnDisk = [...this.current.values()].some((i) => i.seq === seq);
@@ -348,10 +357,16 @@ export class QueueStore {
       if (outcome.zreport) this.pushZReport(tx, outcome.zreport);
       this.putMeta(tx, outcome.meta);
       tx.after.push(() => {
-        if (this.headCache?.job?.seq !== seq) return;
+        this.nextGen++;
+        if (this.headCache?.job?.seq !== seq) {
+          // a pool finishes jobs out of order: the one after the head may be this one
+          if (this.headCache?.next?.job?.seq === seq) this.forgetHead();
+          return;
+        }
         // no job is older than the head, and none was written meanwhile (the write lock): the next is the new head
         this.forgetHead();
         this.headCache = { job: after };
+        if (after) this.prefetchNext(after);
       });
       return true;
     });
@@ -532,8 +547,11 @@ export class QueueStore {
       }
       if (item.outbox) this.pushOutbox(tx, item.outbox);
       tx.after.push(() => {
+        this.nextGen++;
         if (!this.headCache) this.headGen++; // a head() read in progress may have missed this job: don't cache it
-        else if (!this.headCache.job) this.headCache = { job };
+        // the queue was known empty: this is the head and the last; or the queue was known to end at the head
+        else if (!this.headCache.job) this.headCache = { job, next: { job: undefined } };
+        else if (this.headCache.next && this.headCache.next.job === undefined) this.headCache.next = { job };
       });
       return { status: 'accepted', seq };
     });
@@ -583,6 +601,16 @@ export class QueueStore {
       this.metaGen++;
       this.metaCache.set(op.key, op.type === 'put' ? structuredClone(op.value) : undefined);
     }
+  }
+
+  /** reads the job after `head` while it is printed; kept only when no job was added or removed meanwhile */
+  private prefetchNext(head: Job): void {
+    const gen = this.headGen;
+    const ngen = this.nextGen;
+    this.jobs.values({ gt: pad(head.seq), limit: 1 }).all().then(([next]) => {
+      if (gen !== this.headGen || ngen !== this.nextGen || this.headCache?.job !== head) return;
+      this.headCache.next = { job: next };
+    }, () => undefined);
   }
 
   private forgetHead(): void {

@@ -240,6 +240,48 @@ t.test('the head after a completion: the next job, also when jobs finish out of 
   t.same((await store().peek(5)).map((j) => j.seq), [5], 'the head agrees with the database');
 });
 
+t.test('the head and the job after it, kept in memory, agree with the database through random accepts and completions', async (t) => {
+  const { store } = await openStore(t);
+  let seed = 17;
+  const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const done = { status: 'done' as const, result: {}, outbox: [] };
+  let id = 0;
+  let mismatches = 0;
+  let finished = 0;
+  for (let step = 0; step < 400; step++) {
+    const op = rand(6);
+    const pending: Array<Promise<unknown>> = [];
+    if (op <= 1) {
+      // a group of accepts, sometimes racing a completion
+      for (let k = rand(3) + 1; k > 0; k--) pending.push(store().accept(receipt(`r-${++id}`)));
+    }
+    if (op >= 1) {
+      const onDisk = await store().peek(3);
+      // mostly the head (one register), sometimes the one after it (a pool's other register)
+      const victim = op === 5 && onDisk.length > 1 ? onDisk[1]! : onDisk[0];
+      if (victim) {
+        pending.push(store().complete(victim.seq, done).then(async (ok) => {
+          if (!ok) mismatches++;
+          const rec = await store().getRecord(victim.externalId!);
+          if (rec?.status !== 'done' || rec.seq !== victim.seq) mismatches++;
+          finished++;
+        }));
+      }
+    }
+    if (rand(3) === 0) pending.push(store().head()); // a read racing the writes
+    await Promise.all(pending);
+    if (rand(2) === 0) await new Promise((r) => setImmediate(r)); // sometimes the read-ahead lands first
+    const disk = await store().peek(3);
+    const head = await store().head();
+    if (head?.seq !== disk[0]?.seq || head?.body !== disk[0]?.body) mismatches++;
+  }
+  t.ok(finished > 100, `${finished} completions, ${id} accepts`);
+  t.equal(mismatches, 0, 'every completion found its job; the head always the database\'s first job');
+  const left = (await store().peek(1000)).map((j) => j.seq);
+  t.same(await drain(store()), left, 'draining takes the jobs left, in order');
+  t.equal(await store().head(), undefined, 'then the queue is empty');
+});
+
 t.test('named values: read once, then from memory, as copies; every write that touches them is seen', async (t) => {
   const { store, reopen } = await openStore(t);
   t.equal(await store().getMeta('book'), undefined, 'absent');
