@@ -19,6 +19,8 @@
  *   zreports/<n>                     → { addedAt, report }
  */
 import { createHash } from 'node:crypto';
+import { promises as fsp, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Level, type BatchOperation } from 'level';
 import { GatewayError, SystemCodes } from '../errors.ts';
@@ -41,6 +43,10 @@ export interface QueueOptions {
   beforeWrite?: (ops: readonly Op[]) => void | Promise<void>;
   /** called after every synced batch, still under the write lock (tests: a copy of the database at each sync point) */
   afterSync?: () => void | Promise<void>;
+  /** called with the LevelDB log files made durable by syncLogs() (tests: which log held what, and when it was synced) */
+  afterLogSync?: (files: readonly string[]) => void;
+  /** LevelDB's memtable size in bytes (default 4 MB); tests make it small to switch logs often */
+  writeBufferSize?: number;
 }
 
 interface Counters {
@@ -81,6 +87,12 @@ function sublevel<V>(db: Db, name: string) {
   return db.sublevel<string, V>(name, { valueEncoding: 'json' });
 }
 
+function withoutPrev(value: Inflight): Inflight {
+  if (value.prev === undefined) return value;
+  const { prev: _prev, ...rest } = value;
+  return rest;
+}
+
 function recordOf(job: Job, externalId: string): JobRecord {
   const { seq, kind, command, hash, acceptedAt } = job;
   return { externalId, seq, kind, command, hash, acceptedAt, status: 'accepted' };
@@ -103,6 +115,8 @@ class Tx {
   readonly c: Counters;
   /** whether the batch is synced; build() may relax it (a completion the FN can tell again) */
   sync: boolean;
+  /** after the batch, every LevelDB log on disk is made durable, not only the current one (QueueStore.syncLogs) */
+  syncLogs = false;
   constructor(c: Counters, sync: boolean) {
     this.c = { ...c };
     this.sync = sync;
@@ -133,6 +147,12 @@ export class QueueStore {
   private readonly log: Logger | undefined;
   private readonly beforeWrite: QueueOptions['beforeWrite'];
   private readonly afterSync: QueueOptions['afterSync'];
+  private readonly afterLogSync: QueueOptions['afterLogSync'];
+  /**
+   * By register: the in-flight record that a receipt's completion written without a sync removed last. That
+   * completion may not be on disk yet when the register's next job is bound (bindAfterUnsyncedCompletion).
+   */
+  private readonly unsyncedCompletion = new Map<string, Inflight>();
 
   private c: Counters = { nextSeq: 1, depth: 0, nextOutbox: 1, outboxDepth: 0, nextZ: 1 };
   /** the in-flight record of each register (by register id) */
@@ -165,7 +185,7 @@ export class QueueStore {
   private lock: Promise<unknown> = Promise.resolve();
   private acceptQueue: PendingAccept[] = [];
 
-  private constructor(private readonly db: Db, opts: QueueOptions) {
+  private constructor(private readonly db: Db, private readonly dir: string, opts: QueueOptions) {
     this.meta = sublevel(db, 'meta');
     this.jobs = sublevel(db, 'jobs');
     this.ids = sublevel(db, 'ids');
@@ -181,18 +201,19 @@ export class QueueStore {
     this.log = opts.logger;
     this.beforeWrite = opts.beforeWrite;
     this.afterSync = opts.afterSync;
+    this.afterLogSync = opts.afterLogSync;
   }
 
   /** Opens (creating if missing) the queue in `dir`. Reads the counters, the in-flight record and the head only. */
   static async open(dir: string, opts: QueueOptions = {}): Promise<QueueStore> {
     // sized for a Raspberry Pi: a 2 MB block cache (default 8 MB; reads are few: the head, a journal page), the
     // default 4 MB write buffer (short-lived keys — in-flight, outbox — mostly die in it before reaching the SD card)
-    const db: Db = new Level<string, unknown>(dir, { valueEncoding: 'json', cacheSize: 2 * 1024 * 1024, maxOpenFiles: 100 });
+    const db: Db = new Level<string, unknown>(dir, { valueEncoding: 'json', cacheSize: 2 * 1024 * 1024, maxOpenFiles: 100, ...(opts.writeBufferSize ? { writeBufferSize: opts.writeBufferSize } : {}) });
     try {
       await db.open();
-      const store = new QueueStore(db, opts);
+      const store = new QueueStore(db, dir, opts);
       store.c = (await store.meta.get('counters')) ?? store.c;
-      for (const [key, value] of await store.inflightSub.iterator().all()) store.current.set(key, value);
+      await store.loadInflight();
       store.outboxMirrored = store.c.outboxDepth === 0;
       await store.head();
       store.log?.info({ dir, depth: store.c.depth, outbox: store.c.outboxDepth, inflight: Object.fromEntries([...store.current].map(([k, v]) => [k, v.seq])) }, 'queue opened');
@@ -250,11 +271,37 @@ export class QueueStore {
     return this.jobs.get(pad(seq));
   }
 
+  /**
+   * Reads the in-flight records. A record whose `prev` job is still queued was written after that receipt was
+   * completed without a sync, and the completion was lost (a power cut; putBinding): the receipt is in the FN and
+   * its register settles it first. The record's own job never started (it starts only once its binding and the
+   * completion before it are durable), so the register is bound to the finished receipt again.
+   */
+  private async loadInflight(): Promise<void> {
+    const rebind: Array<[string, Inflight]> = [];
+    for (const [device, value] of await this.inflightSub.iterator().all()) {
+      const prev = value.prev;
+      if (prev && (await this.jobs.get(pad(prev.seq))) !== undefined) {
+        this.log?.warn({ device, seq: prev.seq, next: value.seq }, 'a receipt\'s completion was lost (power cut); its register settles it from the FN before anything else');
+        rebind.push([device, prev]);
+      } else {
+        this.current.set(device, withoutPrev(value));
+      }
+    }
+    if (rebind.length === 0) return;
+    await this.write((tx) => {
+      for (const [device, prev] of rebind) {
+        tx.put(this.inflightSub, device, prev);
+        tx.after.push(() => this.current.set(device, prev));
+      }
+    });
+  }
+
   /** Binds a job to a register: its in-flight record, synced before the job's first byte is sent. */
   async setInflight(seq: number, info: Omit<Inflight, 'seq'>, device: string = LEGACY_INFLIGHT): Promise<void> {
     const value: Inflight = { ...info, seq };
     await this.write((tx) => {
-      tx.put(this.inflightSub, device, value);
+      this.putBinding(tx, device, value);
       tx.after.push(() => this.current.set(device, value));
     });
   }
@@ -273,7 +320,7 @@ export class QueueStore {
       const value = this.current.get(from);
       if (!value || from === to || this.current.has(to)) return false;
       tx.del(this.inflightSub, from);
-      tx.put(this.inflightSub, to, value);
+      this.putBinding(tx, to, value);
       tx.after.push(() => {
         this.current.delete(from);
         this.current.set(to, value);
@@ -304,6 +351,8 @@ export class QueueStore {
   }
 
   async clearInflight(device: string = LEGACY_INFLIGHT): Promise<void> {
+    // no record known: nothing to clear (and a deletion must not be durable before an unsynced completion it follows)
+    if (!this.current.has(device)) return;
     await this.write((tx) => {
       tx.del(this.inflightSub, device);
       tx.after.push(() => this.current.delete(device));
@@ -321,7 +370,7 @@ export class QueueStore {
    *
    * The FN is the log of a printed receipt: a receipt `done` on a register whose in-flight record is on disk is
    * completed WITHOUT its own sync. A power cut can lose only that completion (the register's next in-flight record
-   * is synced, and LevelDB's log is durable up to its last sync), and then the in-flight record is still there:
+   * is synced, carries this job's record, and is followed by a sync of every LevelDB log: putBinding), and then the in-flight record is still there:
    * the reconcile at the next start finds the receipt in the FN and publishes its result again. Failures and
    * commands stay synced (a refused receipt must not be tried again, a cash-in must not be repeated).
    */
@@ -341,6 +390,7 @@ export class QueueStore {
         if (inflight.seq !== seq) continue;
         tx.del(this.inflightSub, device);
         tx.after.push(() => this.current.delete(device));
+        if (!tx.sync) tx.after.push(() => this.unsyncedCompletion.set(device, inflight));
       }
       if (job.externalId !== undefined) {
         const record: JobRecord = {
@@ -667,6 +717,7 @@ export class QueueStore {
           if (countersDiffer(tx.c, this.c)) tx.put(this.meta, 'counters', tx.c);
           await this.beforeWrite?.(tx.ops);
           await this.db.batch(tx.ops, { sync: tx.sync });
+          if (tx.syncLogs) await this.syncLogs();
           if (tx.sync) await this.afterSync?.();
         }
       } catch (err) {
@@ -679,6 +730,60 @@ export class QueueStore {
       for (const f of tx.after) f();
       return out;
     });
+  }
+
+  /**
+   * Writes a register's in-flight record (synced). When the job before it on that register was a receipt completed
+   * without a sync, that completion may not be on disk yet — and may be lost while this record survives (LevelDB
+   * closes a full memtable's log unsynced; syncLogs). The finished receipt would then be queued again and bound to
+   * nothing: printed twice. So the record carries the finished job's record as `prev` (open() binds the register
+   * to that job again when it is still queued: its FN settles it), and after this batch every LevelDB log is made
+   * durable, so that by the time the new job can start (its binding resolved) the completion is on disk and `prev`
+   * is no longer needed.
+   */
+  private putBinding(tx: Tx, device: string, value: Inflight): void {
+    const prev = this.unsyncedCompletion.get(device);
+    if (prev && prev.seq !== value.seq) {
+      tx.put(this.inflightSub, device, { ...value, prev: withoutPrev(prev) });
+      tx.syncLogs = true;
+      tx.after.push(() => {
+        if (this.unsyncedCompletion.get(device) === prev) this.unsyncedCompletion.delete(device);
+      });
+    } else {
+      tx.put(this.inflightSub, device, value);
+    }
+  }
+
+  /**
+   * Makes the LevelDB logs older than the current one durable. LevelDB (1.20, in classic-level) closes its log
+   * without a sync when the memtable is full and a new log begins, and a synced write syncs the new log only; until
+   * the full memtable is flushed into a table (synced) and its log deleted, the old log's tail written without a
+   * sync — a completion — can be lost in a power cut while a later synced write survives. Only the current log
+   * exists almost always (then: nothing to do, one directory read); after a switch, the older ones are synced here.
+   */
+  private async syncLogs(): Promise<void> {
+    const logs = readdirSync(this.dir)
+      .filter((name) => /^\d+\.log$/.test(name))
+      .sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+    logs.pop(); // the current log: synced by the batch just written (nothing else writes under the lock)
+    if (logs.length === 0) return;
+    const synced: string[] = [];
+    for (const name of logs) {
+      let file: fsp.FileHandle;
+      try {
+        file = await fsp.open(join(this.dir, name), 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // flushed and deleted meanwhile: durable
+        throw err;
+      }
+      try {
+        await file.datasync();
+      } finally {
+        await file.close();
+      }
+      synced.push(name);
+    }
+    this.afterLogSync?.(synced);
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {

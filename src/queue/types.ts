@@ -69,6 +69,11 @@ export interface Inflight {
   attempt?: number;
   /** the serial number of the FN the job was started on: only that FN settles it */
   fn?: string;
+  /**
+   * on disk only: the record of the receipt completed on this register just before, while that completion might
+   * not be durable yet (QueueStore.putBinding)
+   */
+  prev?: Inflight;
 }
 
 export interface Outcome {

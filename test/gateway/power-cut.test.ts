@@ -4,23 +4,63 @@
  * afterSync hook, under its write lock); the power goes at the moment the gateway is about to bind its next receipt
  * (so the completion before it was never synced); the next gateway starts on the copy taken at the last sync point.
  * Every receipt must be in the FN exactly once and end with one `done` result per receipt (copies identical).
+ *
+ * The second kind of cut is LevelDB's log switch (src/queue/store.ts, putBinding): the next binding reached the disk
+ * (synced into a new log) while the completion before it did not (the old log's unsynced tail); the power goes as
+ * that binding is made durable, before the receipt it binds can start.
  */
 import t from 'tap';
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Level } from 'level';
 import { makeRig, RIG_PROTOCOLS, type Rig } from '../helpers/rig.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { crashReceipt } from '../../scripts/chaos/crash.ts';
 
 const isBind = (op: any): boolean => op?.type === 'put' && op.value && typeof op.value === 'object' && 'startedAt' in op.value && 'seq' in op.value && !('hash' in op.value);
 
-for (const protocol of RIG_PROTOCOLS) {
-  t.test(`${protocol}: power cuts dropping every unsynced write: each receipt once in the FN, each result recovered`, async (t) => {
+/**
+ * A copy of the live database at a sync point (under the store's write lock). LevelDB's background compaction may
+ * delete a table while it is copied: then the copy is taken again.
+ */
+function copyLive(from: string, to: string): void {
+  for (let attempt = 1; ; attempt++) {
+    rmSync(to, { recursive: true, force: true });
+    try {
+      cpSync(from, to, { recursive: true });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 20) throw err;
+    }
+  }
+}
+
+/** the disk after a cut that kept `ops` (one batch, synced into a new log) and lost every write since `atSync` */
+async function withBatch(atSync: string, ops: readonly any[], into: string): Promise<void> {
+  cpSync(atSync, into, { recursive: true });
+  const db = new Level<string, unknown>(join(into, 'queue'), { valueEncoding: 'json' });
+  for (const op of ops) {
+    const key = String(op.sublevel?.prefix ?? '') + op.key;
+    if (op.type === 'put') await db.put(key, op.value);
+    else await db.del(key);
+  }
+  await db.close();
+}
+
+const CUTS = [
+  { kind: 'every unsynced write dropped', keepsBinding: false },
+  { kind: 'the binding kept, the completion before it lost (log switch)', keepsBinding: true },
+];
+
+for (const protocol of RIG_PROTOCOLS) for (const { kind, keepsBinding } of CUTS) {
+  t.test(`${protocol}: power cuts, ${kind}: each receipt once in the FN, each result recovered`, async (t) => {
     let rig: Rig | undefined;
     let binds = 0;
     let cutAfterBinds = 4;
     let cut = false;
     let live = '';
+    let binding: readonly any[] | undefined;
+    let disk = ''; // what the disk holds after the cut
     const snapshot = (): string => `${live}-at-sync`;
     rig = await makeRig({
       protocol,
@@ -28,14 +68,26 @@ for (const protocol of RIG_PROTOCOLS) {
       beforeWrite: (ops) => {
         if (cut) throw new Error('power cut: nothing more reaches the disk');
         if (ops.some(isBind) && ++binds === cutAfterBinds) {
+          if (keepsBinding) {
+            binding = [...ops]; // written and synced; the power goes right after (afterSync)
+            return;
+          }
           cut = true;
+          disk = snapshot();
           throw new Error('power cut');
         }
       },
-      afterSync: () => {
+      afterSync: async () => {
         if (cut) return;
-        rmSync(snapshot(), { recursive: true, force: true });
-        cpSync(join(live, 'queue'), join(snapshot(), 'queue'), { recursive: true });
+        if (binding) {
+          cut = true;
+          disk = `${live}-cut`;
+          rmSync(disk, { recursive: true, force: true });
+          await withBatch(snapshot(), binding, disk);
+          binding = undefined;
+          throw new Error('power cut'); // the binding never resolves: nothing of its receipt is sent
+        }
+        copyLive(join(live, 'queue'), join(snapshot(), 'queue'));
       },
     });
     const r = rig;
@@ -54,7 +106,7 @@ for (const protocol of RIG_PROTOCOLS) {
       // the power is gone: the process stops (its writes all fail now); the disk holds the last sync point only
       await r.stopGateway().catch(() => undefined);
       const restored = `${live}-${cuts}`;
-      cpSync(snapshot(), restored, { recursive: true });
+      cpSync(disk, restored, { recursive: true });
       live = restored;
       r.config.data_dir = restored;
       binds = 0;
