@@ -117,6 +117,8 @@ class Tx {
   sync: boolean;
   /** after the batch, every LevelDB log on disk is made durable, not only the current one (QueueStore.syncLogs) */
   syncLogs = false;
+  /** memory updates that hold only once syncLogs() succeeded (tx.after ones follow the batch itself) */
+  readonly afterLogs: Array<() => void> = [];
   constructor(c: Counters, sync: boolean) {
     this.c = { ...c };
     this.sync = sync;
@@ -313,14 +315,16 @@ export class QueueStore {
 
   /**
    * Moves an in-flight record to another register id (a single register's record of before pools to the pool's
-   * first register; a renamed register). Refuses to overwrite a record.
+   * first register; a renamed register). Refuses to overwrite a record, and to move onto a register whose last
+   * receipt was completed without a sync (its record would carry that receipt as `prev`, and a start that found the
+   * completion lost would bind the register to it instead of to the moved job: putBinding).
    */
   async moveInflight(from: string, to: string): Promise<boolean> {
     return this.write((tx) => {
       const value = this.current.get(from);
-      if (!value || from === to || this.current.has(to)) return false;
+      if (!value || from === to || this.current.has(to) || this.unsyncedCompletion.has(to)) return false;
       tx.del(this.inflightSub, from);
-      this.putBinding(tx, to, value);
+      tx.put(this.inflightSub, to, value);
       tx.after.push(() => {
         this.current.delete(from);
         this.current.set(to, value);
@@ -705,20 +709,23 @@ export class QueueStore {
 
   /**
    * Runs `build` under the write lock, then writes what it collected as one batch (synced unless told otherwise),
-   * and only then updates the counters and caches in memory. Any failure leaves memory as it was.
+   * and only then updates the counters and caches in memory. A failure of the batch leaves memory as it was. A
+   * failure of syncLogs() after the batch is written updates memory as the batch did (the disk holds it: a binding
+   * written is a binding, never released to another register) and still fails the write.
    */
   private write<T>(build: (tx: Tx) => T | Promise<T>, sync = true): Promise<T> {
     return this.exclusive(async () => {
       const tx = new Tx(this.c, sync);
       let out: T;
+      let logsFailed: unknown;
       try {
         out = await build(tx);
         if (tx.ops.length > 0) {
           if (countersDiffer(tx.c, this.c)) tx.put(this.meta, 'counters', tx.c);
           await this.beforeWrite?.(tx.ops);
           await this.db.batch(tx.ops, { sync: tx.sync });
-          if (tx.syncLogs) await this.syncLogs();
-          if (tx.sync) await this.afterSync?.();
+          if (tx.syncLogs) await this.syncLogs().catch((err: unknown) => void (logsFailed = err ?? new Error('syncing the logs failed')));
+          if (tx.sync && logsFailed === undefined) await this.afterSync?.();
         }
       } catch (err) {
         this.log?.error({ err }, 'queue write failed');
@@ -728,6 +735,11 @@ export class QueueStore {
       this.noteMetas(tx.ops);
       this.noteOutbox(tx.ops);
       for (const f of tx.after) f();
+      if (logsFailed !== undefined) {
+        this.log?.error({ err: logsFailed }, 'queue write failed: the batch is on disk, the older LevelDB logs are not synced');
+        throw storageError(logsFailed);
+      }
+      for (const f of tx.afterLogs) f();
       return out;
     });
   }
@@ -746,7 +758,8 @@ export class QueueStore {
     if (prev && prev.seq !== value.seq) {
       tx.put(this.inflightSub, device, { ...value, prev: withoutPrev(prev) });
       tx.syncLogs = true;
-      tx.after.push(() => {
+      // kept when the logs could not be synced: the next binding carries `prev` again
+      tx.afterLogs.push(() => {
         if (this.unsyncedCompletion.get(device) === prev) this.unsyncedCompletion.delete(device);
       });
     } else {

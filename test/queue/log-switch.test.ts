@@ -5,7 +5,7 @@
  * would be queued again and bound to nothing — printed twice. Real LevelDB on disk.
  */
 import t from 'tap';
-import { cpSync, readdirSync } from 'node:fs';
+import { cpSync, promises as fsp, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { receipt } from './helpers.ts';
@@ -104,4 +104,59 @@ t.test('a power cut that kept the next binding but lost the completion before it
   t.equal((await whole.inflight('reg-1'))?.prev, undefined, 'and the record as read has no prev');
   t.equal((await whole.head())?.seq, next.seq, 'the finished receipt is gone');
   await whole.close();
+});
+
+t.test('the older logs cannot be synced after the binding is written: the job stays bound, the next binding carries prev again', async (t) => {
+  const dir = t.testdir();
+  const captured: any[][] = [];
+  const db = await QueueStore.open(dir, { writeBufferSize: 1024 * 1024, beforeWrite: (ops) => void captured.push([...ops]) });
+  const realOpen = fsp.open;
+  let armed = false;
+  fsp.open = (async (...args: Parameters<typeof fsp.open>) => {
+    if (armed) {
+      armed = false;
+      throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+    }
+    return realOpen.apply(fsp, args);
+  }) as typeof fsp.open;
+  t.teardown(() => void (fsp.open = realOpen));
+  const accepted = await Promise.all(Array.from({ length: 80 }, (_, i) => db.accept(receipt(`f-${i}`))));
+  const big = 'w'.repeat(1536 * 1024);
+  let failed = false;
+  for (let i = 0; i + 1 < accepted.length && !failed; i++) {
+    const [x, y] = [accepted[i]!, accepted[i + 1]!];
+    if (x.status !== 'accepted' || y.status !== 'accepted') throw new Error('not accepted');
+    if (i === 0) await db.setInflight(x.seq, { lastFdBefore: 0, startedAt: 0 }, 'A');
+    await db.complete(x.seq, { status: 'done', result: {}, outbox: [{ topic: 'kkt/gw/result', payload: big }] });
+    armed = true; // the next file the store opens fails: an older log it syncs
+    try {
+      await db.setInflight(y.seq, { lastFdBefore: i + 1, startedAt: i + 1 }, 'A');
+      armed = false; // the older log was flushed and gone before it was looked for: nothing opened
+    } catch (err) {
+      failed = true;
+      t.match(String(err), /EMFILE/, `round ${i}: the binding fails with the disk's error`);
+      t.equal((await db.inflight('A'))?.seq, y.seq, 'the binding written stays the register\'s: the job is not released to another register');
+      captured.length = 0;
+      await db.setInflight(y.seq, { lastFdBefore: i + 1, startedAt: i + 2, attempt: 2 }, 'A');
+      const binding = captured.flat().find((op) => prefixOf(op) === '!inflight!');
+      t.equal(binding?.value?.prev?.seq, x.seq, 'the next attempt carries the completed receipt as prev again');
+    }
+    await db.ackOutboxMany((await db.outboxBatch(10)).map((e) => e.key));
+  }
+  await db.close();
+  t.ok(failed, 'a sync of an older log failed');
+});
+
+t.test('a record is not moved onto a register whose last completion is not synced', async (t) => {
+  const db = await QueueStore.open(t.testdir());
+  const [x, y] = [await db.accept(receipt('m-1')), await db.accept(receipt('m-2'))];
+  if (x.status !== 'accepted' || y.status !== 'accepted') throw new Error('not accepted');
+  await db.setInflight(x.seq, { lastFdBefore: 1, startedAt: 1 }, 'B');
+  await db.complete(x.seq, { status: 'done', result: {}, outbox: [] });
+  await db.setInflight(y.seq, { lastFdBefore: 5, startedAt: 2 }, 'A');
+  t.equal(await db.moveInflight('A', 'B'), false, 'refused');
+  t.equal((await db.inflight('A'))?.seq, y.seq, 'the record stays where it was');
+  t.equal(await db.moveInflight('A', 'C'), true, 'onto a register without one, it moves');
+  t.equal((await db.inflight('C'))?.seq, y.seq);
+  await db.close();
 });
