@@ -160,3 +160,46 @@ t.test('a record is not moved onto a register whose last completion is not synce
   t.equal((await db.inflight('C'))?.seq, y.seq);
   await db.close();
 });
+
+t.test('an outbox removal lost behind a later accept (log switch): the counters are counted again at the next start', async (t) => {
+  const base = t.testdir();
+  const live = join(base, 'live');
+  const atSync = join(base, 'at-sync');
+  let capture = false;
+  let captured: any[] = [];
+  const store = await QueueStore.open(live, {
+    beforeWrite: (ops) => void (capture && (captured = [...ops])),
+    afterSync: () => void (!capture && cpSync(live, atSync, { recursive: true })),
+  });
+  t.equal((await store.accept(receipt('o-1'))).status, 'accepted');
+  const first = await store.outboxBatch(10);
+  t.equal(first.length, 1, 'the accepted result waits in the outbox');
+  await store.ackOutboxMany(first.map((e) => e.key)); // unsynced: lost in the cut
+  capture = true;
+  t.equal((await store.accept(receipt('o-2'))).status, 'accepted'); // synced into a new log: kept
+  await store.close();
+
+  const cut = join(base, 'cut');
+  cpSync(atSync, cut, { recursive: true });
+  const raw = new Level<string, unknown>(cut, { valueEncoding: 'json' });
+  for (const op of captured) await raw.put(prefixOf(op) + op.key, op.value);
+  t.equal(((await raw.get('!meta!counters')) as { outboxDepth: number }).outboxDepth, 1, 'the kept batch counts one outbox entry (the removal lost)');
+  await raw.close();
+
+  const reopened = await QueueStore.open(cut);
+  t.equal(reopened.outboxDepth(), 2, 'counted again: both results wait');
+  t.equal(reopened.depth(), 2, 'and both jobs');
+  const waiting = await reopened.outboxBatch(10);
+  t.equal(waiting.length, 2);
+  await reopened.ackOutboxMany([waiting[0]!.key]);
+  t.same((await reopened.outboxBatch(10)).map((e) => e.key), [waiting[1]!.key], 'after one is published, the other still waits');
+  await reopened.close();
+
+  // a clean close leaves exact counters: the next start trusts them (nothing counted)
+  const db = new Level<string, unknown>(cut, { valueEncoding: 'json' });
+  await db.put('!meta!counters', { ...(await db.get('!meta!counters') as object), depth: 7 });
+  await db.close();
+  const trusted = await QueueStore.open(cut);
+  t.equal(trusted.depth(), 7, 'after a clean close the stored counters are used as they are');
+  await trusted.close();
+});
