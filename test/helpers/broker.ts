@@ -15,13 +15,28 @@ export interface TestBroker {
   restart?(): Promise<void>;
 }
 
+/** ports this process was given: a port just freed can be handed out again at once, and two servers would share it */
+const handedOut = new Set<number>();
+
+/** a free TCP port on 127.0.0.1, never one given before to this process */
 export async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  for (;;) {
+    const s = createServer();
+    s.listen(0, '127.0.0.1');
+    await once(s, 'listening');
+    const port = (s.address() as AddressInfo).port;
+    await new Promise((r) => s.close(r));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+/** n different free ports */
+export async function freePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort());
+  return ports;
 }
 
 async function waitForPort(port: number, ms = 10_000, exited?: () => string | undefined): Promise<void> {

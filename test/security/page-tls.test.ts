@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { makeRig } from '../helpers/rig.ts';
-import { freePort } from '../helpers/broker.ts';
+import { freePorts } from '../helpers/broker.ts';
 import { ROOT, startGatewayProcess } from '../helpers/gateway-process.ts';
 import { call, setupCodeIn, waitFor } from '../helpers/web-client.ts';
 import { parseConfig } from '../../src/config/index.ts';
@@ -19,7 +19,7 @@ t.setTimeout(120_000);
 t.test('HTTPS by default with a generated certificate; HTTP redirects; the slip carries the fingerprint; reset-password', async (t) => {
   const rig = await makeRig();
   t.teardown(() => rig.close());
-  const [port, httpsPort] = [await freePort(), await freePort()];
+  const [port, httpsPort] = (await freePorts(2)) as [number, number];
   const config = parseConfig({ ...rig.config, log: { level: 'info' }, web: { host: '127.0.0.1', port, https_port: httpsPort } });
   let gp = startGatewayProcess(config, rig.dir);
   t.teardown(() => gp.child.kill('SIGKILL'));
@@ -35,7 +35,8 @@ t.test('HTTPS by default with a generated certificate; HTTP redirects; the slip 
   t.match(cert.subjectAltName ?? '', /DNS:localhost/, 'and names');
   t.equal(((await fs.stat(join(config.data_dir, 'web-tls.key'))).mode & 0o777).toString(8), '600', 'the key is private');
 
-  const plain = await call(`http://127.0.0.1:${port}/journal?x=1`);
+  // the redirect listens right after the page
+  const plain = await waitFor(async () => call(`http://127.0.0.1:${port}/journal?x=1`).catch(() => undefined), 'the plain HTTP redirect up', 10_000);
   t.equal(plain.status, 308, 'plain HTTP answers with a redirect');
   t.equal(plain.headers.location, `https://127.0.0.1:${httpsPort}/journal?x=1`);
   t.notMatch(plain.body, /kkt-gateway<\/title>/, 'and not with the page');

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, symlinkSync } fro
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { freePort } from '../helpers/broker.ts';
+import { freePorts } from '../helpers/broker.ts';
 import { ROOT } from '../helpers/gateway-process.ts';
 import { call, type Answer } from '../helpers/web-client.ts';
 
@@ -33,7 +33,7 @@ t.test('the bundle runs the demo: a receipt fiscalized', async (t) => {
 });
 
 t.test('the bundle serves the page over HTTPS with its own certificate (safe mode without a configuration)', async (t) => {
-  const [port, httpsPort] = [await freePort(), await freePort()];
+  const [port, httpsPort] = (await freePorts(2)) as [number, number];
   const cfg = join(dir, 'config.json');
   writeFileSync(cfg, JSON.stringify({ data_dir: join(dir, 'data'), web: { host: '127.0.0.1', port, https_port: httpsPort } }));
   // run as the systemd unit's ExecStart runs it: the file itself, its first line choosing node and V8's options
@@ -49,9 +49,14 @@ t.test('the bundle serves the page over HTTPS with its own certificate (safe mod
   t.equal(page?.status, 200);
   t.match(page?.body, /kkt-gateway local web page/);
   t.ok(existsSync(join(dir, 'data', 'web-tls.crt')), 'the self-signed certificate was made in the data directory');
-  const plain = await call(`http://127.0.0.1:${port}/app.js`);
-  t.equal(plain.status, 308, 'plain HTTP redirects');
-  t.equal(plain.headers.location, `https://127.0.0.1:${httpsPort}/app.js`);
+  // the redirect listens right after the page
+  let plain: Answer | undefined;
+  for (let i = 0; i < 100 && !plain; i++) {
+    plain = await call(`http://127.0.0.1:${port}/app.js`).catch(() => undefined);
+    if (!plain) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(plain?.status, 308, 'plain HTTP redirects');
+  t.equal(plain?.headers.location, `https://127.0.0.1:${httpsPort}/app.js`);
   const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
   t.same(argv.slice(1, 1 + flags.length), flags, 'node runs the service under those options');
   child.kill('SIGTERM');
