@@ -167,7 +167,7 @@ export class QueueStore {
   private readonly afterLogSync: QueueOptions['afterLogSync'];
   /**
    * By register: the in-flight record that a receipt's completion written without a sync removed last. That
-   * completion may not be on disk yet when the register's next job is bound (bindAfterUnsyncedCompletion).
+   * completion may not be on disk yet when the register's next job is bound (putBinding).
    */
   private readonly unsyncedCompletion = new Map<string, Inflight>();
 
@@ -391,8 +391,9 @@ export class QueueStore {
    *
    * The FN is the log of a printed receipt: a receipt `done` on a register whose in-flight record is on disk is
    * completed WITHOUT its own sync. A power cut can lose only that completion (the register's next in-flight record
-   * is synced, carries this job's record, and is followed by a sync of every LevelDB log: putBinding), and then the in-flight record is still there:
-   * the reconcile at the next start finds the receipt in the FN and publishes its result again. Failures and
+   * is synced, carries this job's record, and is followed by a sync of every LevelDB log: putBinding), and then the
+   * in-flight record is still there (or rebound to it at open): the reconcile at the next start finds the receipt in
+   * the FN and publishes its result again. Failures and
    * commands stay synced (a refused receipt must not be tried again, a cash-in must not be repeated).
    */
   complete(seq: number, outcome: Outcome): Promise<boolean> {
