@@ -12,8 +12,8 @@
 import t from 'tap';
 import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Level } from 'level';
 import { makeRig, RIG_PROTOCOLS, type Rig } from '../helpers/rig.ts';
+import { diskAfterCut } from '../queue/helpers.ts';
 import { readJournal } from '../../drivers/emulator/journal.ts';
 import { crashReceipt } from '../../scripts/chaos/crash.ts';
 
@@ -33,18 +33,6 @@ function copyLive(from: string, to: string): void {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 20) throw err;
     }
   }
-}
-
-/** the disk after a cut that kept `ops` (one batch, synced into a new log) and lost every write since `atSync` */
-async function withBatch(atSync: string, ops: readonly any[], into: string): Promise<void> {
-  cpSync(atSync, into, { recursive: true });
-  const db = new Level<string, unknown>(join(into, 'queue'), { valueEncoding: 'json' });
-  for (const op of ops) {
-    const key = String(op.sublevel?.prefix ?? '') + op.key;
-    if (op.type === 'put') await db.put(key, op.value);
-    else await db.del(key);
-  }
-  await db.close();
 }
 
 const CUTS = [
@@ -83,7 +71,7 @@ for (const protocol of RIG_PROTOCOLS) for (const { kind, keepsBinding } of CUTS)
           cut = true;
           disk = `${live}-cut`;
           rmSync(disk, { recursive: true, force: true });
-          await withBatch(snapshot(), binding, disk);
+          await diskAfterCut(snapshot(), binding, disk, 'queue');
           binding = undefined;
           throw new Error('power cut'); // the binding never resolves: nothing of its receipt is sent
         }

@@ -1,5 +1,7 @@
 /** Shared bits of the queue tests: a store on a real LevelDB in a temp dir, items, a controllable clock. */
 import type { Test } from 'tap';
+import { cpSync } from 'node:fs';
+import { Level } from 'level';
 import { QueueStore, type QueueOptions } from '../../src/queue/store.ts';
 import type { AcceptItem } from '../../src/queue/types.ts';
 
@@ -44,4 +46,21 @@ export async function drain(store: QueueStore): Promise<number[]> {
     await store.complete(job.seq, { status: 'done', result: {}, outbox: [] });
   }
   return seqs;
+}
+
+/** the sublevel prefix of a captured batch operation (e.g. '!inflight!') */
+export const prefixOf = (op: any): string => String(op.sublevel?.prefix ?? '');
+
+/**
+ * The disk after a power cut that kept one batch (`ops`, synced into a new log) and lost every write since the copy
+ * `atSync`: `atSync` copied to `into`, then the batch applied to the database at `into/<db>`.
+ */
+export async function diskAfterCut(atSync: string, ops: readonly any[], into: string, db = '.'): Promise<void> {
+  cpSync(atSync, into, { recursive: true });
+  const raw = new Level<string, unknown>(`${into}/${db}`, { valueEncoding: 'json' });
+  for (const op of ops) {
+    if (op.type === 'put') await raw.put(prefixOf(op) + op.key, op.value);
+    else await raw.del(prefixOf(op) + op.key);
+  }
+  await raw.close();
 }

@@ -8,7 +8,7 @@ import t from 'tap';
 import { cpSync, promises as fsp, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { receipt } from './helpers.ts';
+import { diskAfterCut, prefixOf, receipt } from './helpers.ts';
 import { QueueStore } from '../../src/queue/store.ts';
 
 const logs = (dir: string): string[] =>
@@ -46,9 +46,6 @@ t.test('a log switch at the next binding: the log that held the completion is sy
   t.ok(seen > 0, `the old log was seen still on disk after the binding (${seen} times)`);
 });
 
-/** the operation's sublevel prefix (e.g. '!inflight!'): applies a captured batch to another copy of the database */
-const prefixOf = (op: any): string => String(op.sublevel?.prefix ?? '');
-
 t.test('a power cut that kept the next binding but lost the completion before it: the register is bound to the finished receipt again', async (t) => {
   const base = t.testdir();
   const live = join(base, 'live');
@@ -84,10 +81,7 @@ t.test('a power cut that kept the next binding but lost the completion before it
 
   // the disk after the cut: the last sync point, plus the binding (durable in a new log), without the completion
   const cut = join(base, 'cut');
-  cpSync(atSync, cut, { recursive: true });
-  const raw = new Level<string, unknown>(cut, { valueEncoding: 'json' });
-  for (const op of captured) await raw.put(prefixOf(op) + op.key, op.value);
-  await raw.close();
+  await diskAfterCut(atSync, captured, cut);
 
   let reopened = await QueueStore.open(cut);
   t.equal((await reopened.inflight('reg-1'))?.seq, k.seq, 'the register is bound to the finished receipt again');
@@ -180,9 +174,8 @@ t.test('an outbox removal lost behind a later accept (log switch): the counters 
   await store.close();
 
   const cut = join(base, 'cut');
-  cpSync(atSync, cut, { recursive: true });
+  await diskAfterCut(atSync, captured, cut);
   const raw = new Level<string, unknown>(cut, { valueEncoding: 'json' });
-  for (const op of captured) await raw.put(prefixOf(op) + op.key, op.value);
   t.equal(((await raw.get('!meta!counters')) as { outboxDepth: number }).outboxDepth, 1, 'the kept batch counts one outbox entry (the removal lost)');
   await raw.close();
 
