@@ -174,17 +174,22 @@ export function gatewayConfig(dir: string, brokerUrl: string, devicePort: string
  */
 export type RunnerKind = 'bundle' | 'tsx';
 
-let runner: { kind: RunnerKind; script: string; nodeArgs: string[] } | undefined;
+let runner: { kind: RunnerKind; script: string; nodeArgs: string[]; nodeEnv: Record<string, string> } | undefined;
 
-/** the node options in a script's first line (`#!/usr/bin/env -S node --flag …`): how its own exec runs it */
-function shebangArgs(script: string): string[] {
+/**
+ * The variables and node options in a script's first line (`#!/usr/bin/env -S NAME=value … node --flag …`): how its
+ * own exec runs it
+ */
+function shebang(script: string): { nodeArgs: string[]; nodeEnv: Record<string, string> } {
   const first = readFileSync(script, 'utf8').split('\n', 1)[0]!;
-  const m = /^#!\S*env -S node((?: +\S+)*) *$/.exec(first);
-  return m ? m[1]!.trim().split(/ +/).filter(Boolean) : [];
+  const m = /^#!\S*env -S((?: +[A-Za-z_][A-Za-z0-9_]*=\S*)*) node((?: +\S+)*) *$/.exec(first);
+  if (!m) return { nodeArgs: [], nodeEnv: {} };
+  const words = (s: string): string[] => s.trim().split(/ +/).filter(Boolean);
+  return { nodeArgs: words(m[2]!), nodeEnv: Object.fromEntries(words(m[1]!).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)])) };
 }
 
-export async function useRunner(kind: RunnerKind): Promise<{ kind: RunnerKind; script: string; nodeArgs: string[] }> {
-  if (kind === 'tsx') return (runner = { kind, script: join(ROOT, 'bin', 'kkt-gateway.js'), nodeArgs: [] });
+export async function useRunner(kind: RunnerKind): Promise<{ kind: RunnerKind; script: string; nodeArgs: string[]; nodeEnv: Record<string, string> }> {
+  if (kind === 'tsx') return (runner = { kind, script: join(ROOT, 'bin', 'kkt-gateway.js'), nodeArgs: [], nodeEnv: {} });
   const dir = mkdtempSync(join(tmpdir(), 'kkt-bench-bundle-'));
   finalCleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
@@ -194,7 +199,7 @@ export async function useRunner(kind: RunnerKind): Promise<{ kind: RunnerKind; s
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`npm run build (scripts/build.mjs) failed (${code}): ${err}`);
   const script = join(dir, 'dist', 'kkt-gateway.mjs');
-  return (runner = { kind, script, nodeArgs: shebangArgs(script) });
+  return (runner = { kind, script, ...shebang(script) });
 }
 
 /**
@@ -203,6 +208,16 @@ export async function useRunner(kind: RunnerKind): Promise<{ kind: RunnerKind; s
  */
 export function gatewayNodeArgs(): string[] {
   return runner?.nodeArgs ?? [];
+}
+
+/** the variables the bundle's first line sets for node (none for tsx); the baselines get them too */
+export function gatewayNodeEnv(): Record<string, string> {
+  return runner?.nodeEnv ?? {};
+}
+
+/** a one-line account of both, for the notes: `MALLOC_ARENA_MAX=2 --max-semi-space-size=1 …` */
+export function gatewayRuntime(): string {
+  return [...Object.entries(gatewayNodeEnv()).map(([k, v]) => `${k}=${v}`), ...gatewayNodeArgs()].join(' ');
 }
 
 export function runnerKind(): RunnerKind {
@@ -232,7 +247,8 @@ export function spawnGateway(config: Config, dir: string, o: { env?: NodeJS.Proc
   const nodeArgs = [...(o.runner === 'tsx' ? [] : gatewayNodeArgs()), ...(o.nodeArgs ?? [])];
   const env = o.env ?? {};
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, script, 'run', '--config', file], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeEnv = o.runner === 'tsx' ? {} : gatewayNodeEnv();
+  const child = spawn(process.execPath, [...nodeArgs, script, 'run', '--config', file], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '', ...nodeEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (c: Buffer): void => void (out = (out + c.toString()).slice(-65536));
   child.stdout!.on('data', keep);
@@ -348,7 +364,7 @@ export interface ReferenceProcess {
 
 /** the reference consumer (reference-consumer.mjs) as its own process, under a plain node with the gateway's options */
 export function spawnReference(url: string, topic: string, dir: string, what: string): ReferenceProcess {
-  const child = spawn(process.execPath, [...gatewayNodeArgs(), join(import.meta.dirname, 'reference-consumer.mjs'), url, topic, dir, what], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  const child = spawn(process.execPath, [...gatewayNodeArgs(), join(import.meta.dirname, 'reference-consumer.mjs'), url, topic, dir, what], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...gatewayNodeEnv() } });
   let out = '';
   let err = '';
   const listeners: Array<() => void> = [];
@@ -382,9 +398,9 @@ export function spawnReference(url: string, topic: string, dir: string, what: st
   return { pid: child.pid!, line, exited, stop };
 }
 
-/** RSS of an idle node process started with `nodeArgs` (the runtime's floor), MB */
-export async function idleNodeRss(nodeArgs: string[]): Promise<number> {
-  const child = spawn(process.execPath, [...nodeArgs, '-e', "setInterval(() => {}, 1000); process.stdout.write('ready\\n')"], { stdio: ['ignore', 'pipe', 'ignore'] });
+/** RSS of an idle node process started with `nodeArgs` and `nodeEnv` (the runtime's floor), MB */
+export async function idleNodeRss(nodeArgs: string[], nodeEnv: Record<string, string> = {}): Promise<number> {
+  const child = spawn(process.execPath, [...nodeArgs, '-e', "setInterval(() => {}, 1000); process.stdout.write('ready\\n')"], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NODE_OPTIONS: '', ...nodeEnv } });
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');

@@ -31,7 +31,7 @@ export async function memoryAndStart(o: { queued: number; starts: number; settle
   await h.sleep(o.settleMs);
   const refRss = h.procStatus(ref.pid).rssMB;
   await ref.stop();
-  const nodeRss = await h.idleNodeRss(h.gatewayNodeArgs());
+  const nodeRss = await h.idleNodeRss(h.gatewayNodeArgs(), h.gatewayNodeEnv());
 
   const reg = await h.register();
   reg.line.trace = true;
@@ -134,7 +134,7 @@ export async function memoryAndStart(o: { queued: number; starts: number; settle
         { id: 'P4', figure: `RSS, ${q} queued`, value: fmt.mb(queuedRss), baseline: `${fmt.mb(idleRss)} idle`, ratio: fmt.ratio(queuedRss / idleRss), goal: `≤ idle + 5 MB (${fmt.mb(idleRss + 5)})`, ok: queuedRss <= idleRss + 5 },
       ],
       notes: [
-        `P4: VmRSS of ${runner}. Idle: serving, the register connected, one receipt printed, then ${o.settleMs / 1000} s without traffic. Queued: ${o.settleMs / 1000} s after a start with ${q} receipts waiting (${Math.round(depth).toLocaleString('en-US')} still queued at the reading); peak (VmHWM) ${fmt.mb(queuedHwm)}. Of VmRSS, anonymous memory (heaps, stacks) and mapped file pages (the program, its libraries, LevelDB's table files read through mmap): idle ${idleParts}, queued ${queuedParts}.${dev ? ` The development runner (tsx) in the same state: ${fmt.mb(dev.rss)}.` : ''} Baseline: the reference consumer (MQTT.js + LevelDB under a plain node, connected and idle); an idle \`node\` alone takes ${fmt.mb(nodeRss)}.${h.gatewayNodeArgs().length > 0 ? ` Both baselines run under the gateway's node options (\`${h.gatewayNodeArgs().join(' ')}\`, the bundle's first line).` : ''}${quick}`,
+        `P4: VmRSS of ${runner}. Idle: serving, the register connected, one receipt printed, then ${o.settleMs / 1000} s without traffic. Queued: ${o.settleMs / 1000} s after a start with ${q} receipts waiting (${Math.round(depth).toLocaleString('en-US')} still queued at the reading); peak (VmHWM) ${fmt.mb(queuedHwm)}. Of VmRSS, anonymous memory (heaps, stacks) and mapped file pages (the program, its libraries, LevelDB's table files read through mmap): idle ${idleParts}, queued ${queuedParts}.${dev ? ` The development runner (tsx) in the same state: ${fmt.mb(dev.rss)}.` : ''} Baseline: the reference consumer (MQTT.js + LevelDB under a plain node, connected and idle); an idle \`node\` alone takes ${fmt.mb(nodeRss)}.${h.gatewayRuntime() ? ` Both baselines run under the gateway's runtime settings (\`${h.gatewayRuntime()}\`, the bundle's first line).` : ''}${quick}`,
       ],
     },
     p5: {
