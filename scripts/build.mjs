@@ -14,11 +14,21 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { outdir: { type: 'string' } } });
 const out = values.outdir ? resolve(values.outdir) : join(root, 'dist');
 rmSync(out, { recursive: true, force: true });
-// V8's settings for the service, in the bundle's first line (the systemd unit and the CLI links run the file itself):
-// young-generation semi-spaces of 1 MB instead of V8's up to 16 MB on a 64-bit machine. The gateway allocates little
-// per receipt and keeps what lives long in LevelDB, so scavenges stay short; idle memory drops by ~10 MB and a
-// start with 100,000 queued by ~30 MB (issue 17, P4; docs/performance.md). The bench starts the bundle with these.
-const NODE_FLAGS = ['--max-semi-space-size=1'];
+// The service's runtime settings, in the bundle's first line (the systemd unit and the CLI links run the file itself;
+// `env -S` sets the variables and starts node with the options; the bench starts the bundle with both). Issue 17, P4
+// (docs/performance.md, "2026-12-04: the runtime settings"):
+// - young-generation semi-spaces of 1 MB instead of V8's up to 16 MB on a 64-bit machine. The gateway allocates little
+//   per receipt and keeps what lives long in LevelDB, so scavenges stay short; idle memory drops by ~10 MB and a
+//   start with 100,000 queued by ~30 MB.
+// - the old generation collected once it has grown by its minimum step (8 MB) past what survived the last full
+//   collection, not by V8's factor of up to 4× on a machine with much RAM: while it prints, what a receipt keeps for a
+//   few milliseconds is promoted and dies there, and the old space grew from 19 to 40 MB before its first collection.
+//   It costs about 0.2 ms of main-thread CPU per receipt (more major collections).
+// - glibc's malloc with 2 arenas instead of 8 per core: LevelDB's batches run on libuv's pool threads, each of which
+//   kept an arena of its own.
+// Each of the last two alone took ~12 MB off the RSS while printing a queue of 100,000, the two together ~25 MB.
+const NODE_ENV = ['MALLOC_ARENA_MAX=2'];
+const NODE_FLAGS = ['--max-semi-space-size=1', '--heap-growing-percent=10'];
 // Split at the dynamic imports (the demo, the fleet monitor, …): what only one command uses, and the packages only it
 // imports (aedes, prom-client), are loaded when that command runs, not by every `run` (issue 17: idle memory).
 await build({
@@ -36,7 +46,7 @@ await build({
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
-  banner: { js: `#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}` },
+  banner: { js: `#!/usr/bin/env -S ${[...NODE_ENV, 'node', ...NODE_FLAGS].join(' ')}` },
 });
 // the store client library (package.json "exports" "./client.mjs"): plain JavaScript for stores without tsx
 await build({

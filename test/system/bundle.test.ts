@@ -37,8 +37,10 @@ t.test('the bundle serves the page over HTTPS with its own certificate (safe mod
   const cfg = join(dir, 'config.json');
   writeFileSync(cfg, JSON.stringify({ data_dir: join(dir, 'data'), web: { host: '127.0.0.1', port, https_port: httpsPort } }));
   // run as the systemd unit's ExecStart runs it: the file itself, its first line choosing node and V8's options
-  const flags = /^#!\/usr\/bin\/env -S node (.+)$/.exec(readFileSync(bundle, 'utf8').split('\n', 1)[0]!)?.[1]?.split(' ') ?? [];
-  t.ok(flags.includes('--max-semi-space-size=1'), `the first line gives node its options (${flags.join(' ')})`);
+  const first = /^#!\/usr\/bin\/env -S (.+?) node (.+)$/.exec(readFileSync(bundle, 'utf8').split('\n', 1)[0]!);
+  const flags = first?.[2]?.split(' ') ?? [];
+  t.ok(flags.includes('--max-semi-space-size=1') && flags.includes('--heap-growing-percent=10'), `the first line gives node its options (${flags.join(' ')})`);
+  t.same(first?.[1]?.split(' '), ['MALLOC_ARENA_MAX=2'], 'and sets its environment');
   const child = spawn(bundle, ['run', '--config', cfg], { cwd: dir, env: { ...env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }, stdio: 'ignore' });
   t.teardown(() => child.kill('SIGKILL'));
   let page: Answer | undefined;
@@ -59,6 +61,7 @@ t.test('the bundle serves the page over HTTPS with its own certificate (safe mod
   t.equal(plain?.headers.location, `https://127.0.0.1:${httpsPort}/app.js`);
   const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
   t.same(argv.slice(1, 1 + flags.length), flags, 'node runs the service under those options');
+  t.ok(readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0').includes('MALLOC_ARENA_MAX=2'), 'with that environment');
   child.kill('SIGTERM');
   t.same((await once(child, 'exit'))[0], 0);
 });
