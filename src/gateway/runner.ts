@@ -154,7 +154,13 @@ export class Runner implements JobRunner {
     await this.d.store.complete(job.seq, { status: outcome.status, result, outbox, ...(zreport ? { zreport } : {}), ...(meta ? { meta } : {}) });
     if (zreport) this.d.onZReport?.(zreport);
     this.d.onFinish?.(job);
-    this.d.logger.info({ seq: job.seq, externalId: job.externalId, command: job.command, status: outcome.status }, 'job finished');
-    this.d.onOutbox();
+    // The publish (and its log line) waits for the next turn of the event loop: the outcome is on disk and in the
+    // outbox already, and in a burst the dispatcher's way to the next receipt's first byte on the wire (its head, its
+    // binding, the ENQ) is all in this turn, so the line does not stand idle while the result is published.
+    const line = { seq: job.seq, externalId: job.externalId, command: job.command, status: outcome.status };
+    setImmediate(() => {
+      this.d.logger.info(line, 'job finished');
+      this.d.onOutbox();
+    });
   }
 }
