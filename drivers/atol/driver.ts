@@ -542,17 +542,13 @@ export class AtolDriver implements FiscalDriver {
     const shift = proven ?? (await this.bestEffort(() => this.shiftParams(), undefined));
     const fnNumber = this.deviceInfo?.fnNumber || (await this.bestEffort(() => this.readFnNumber(), ''));
     // the device stays in mode 1: the next receipt needs it (two exchanges fewer). One 3F after the receipt proves
-    // the state for the next brief status and the next receipt (paper and cover after the print, the clock)
-    const after = await this.bestEffort(() => this.deviceStatus(), undefined);
-    if (after && shift && after.receiptState === 0 && after.shiftOpen) {
-      const state = this.shiftState(after, undefined);
-      if (state === 'open') {
-        this.known.set({
-          mode: after.mode, submode: after.submode, receiptOpen: false, shift: state, shiftNumber: shift.shiftNumber, receiptNumber: shift.receiptNumber,
-          paper: paperState(after, undefined), coverOpen: after.coverOpen,
-          fn: { serial: this.deviceInfo?.fnNumber ?? '', phase: known?.fn?.phase ?? 0, lastFd: fd.fdNumber, warnings: known?.fn?.warnings ?? 0 },
-        }, true);
-      }
+    // the state for the next brief status and the next receipt (paper and cover after the print, the clock). It reads
+    // nothing the result needs, so the result is returned first and the 3F is the driver's next operation, queued
+    // before anything the caller can ask: while it is on the wire the gateway records the receipt, and whatever the
+    // caller asks next (a brief status, the next receipt) waits for it and finds the state it proves.
+    if (shift) {
+      const shiftNow = shift;
+      void this.serial(() => this.proveStateAfterReceipt(shiftNow, fd.fdNumber, known), true).catch(() => undefined);
     }
     return {
       fdNumber: fd.fdNumber,
@@ -565,6 +561,19 @@ export class AtolDriver implements FiscalDriver {
       total: receipt.total,
       change: 0,
     };
+  }
+
+  /** the 3F after a receipt: the state the next brief status and the next receipt may rely on, when it is plain */
+  private async proveStateAfterReceipt(shift: { shiftNumber: number; receiptNumber: number }, lastFd: number, known: DeviceStatus | undefined): Promise<void> {
+    const after = await this.bestEffort(() => this.deviceStatus(), undefined);
+    if (!after || after.receiptState !== 0 || !after.shiftOpen) return;
+    const state = this.shiftState(after, undefined);
+    if (state !== 'open') return;
+    this.known.set({
+      mode: after.mode, submode: after.submode, receiptOpen: false, shift: state, shiftNumber: shift.shiftNumber, receiptNumber: shift.receiptNumber,
+      paper: paperState(after, undefined), coverOpen: after.coverOpen,
+      fn: { serial: this.deviceInfo?.fnNumber ?? '', phase: known?.fn?.phase ?? 0, lastFd, warnings: known?.fn?.warnings ?? 0 },
+    }, true);
   }
 
   private async doOpenShift(cashier: { name: string; inn?: string } | undefined, signal?: AbortSignal): Promise<ShiftResult> {

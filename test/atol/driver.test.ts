@@ -73,9 +73,10 @@ for (const delivery of ['sync', 'async', 'poll'] as PeerDelivery[]) {
     await driver.open();
     const before = codes(reg).length;
     const res = await driver.fiscalize(receipt());
-    t.same(codes(reg).slice(before), [
-      '3F', '91 34', '3F', '56', '92', 'EA', 'EB', 'EA', 'EB', 'E8', 'E8', 'E8', 'E8', '99', '4A', '91 33', 'A4 10', '3F',
-    ], 'a trailing 3F proves the state after the receipt');
+    const cycle = ['3F', '91 34', '3F', '56', '92', 'EA', 'EB', 'EA', 'EB', 'E8', 'E8', 'E8', 'E8', '99', '4A', '91 33', 'A4 10'];
+    t.same(codes(reg).slice(before), cycle, 'the result needs nothing after 91 33 and A4 10');
+    await driver.status({ brief: true });
+    t.same(codes(reg).slice(before), [...cycle, '3F'], 'a trailing 3F, the driver\'s next operation, proves the state after the receipt: the brief status that waited for it reads nothing of its own');
     t.match(res, { fdNumber: 101, fiscalSign: 3000000101, dateTime: '2026-01-15T10:30', shiftNumber: 12, receiptNumber: 4, fnNumber: '9999078900001234', operation: 1, total: 180000, change: 0 });
     const c = reg.closed[0]!;
     t.equal(c.type, 1);
@@ -99,18 +100,35 @@ t.test('the state a receipt proves: the next brief status and the next receipt r
   await driver.fiscalize(receipt());
   let before = codes(reg).length;
   const st = await driver.status({ brief: true });
-  t.same(codes(reg).slice(before), [], 'brief status right after a receipt: no exchange');
+  t.same(codes(reg).slice(before), ['3F'], 'brief status right after a receipt: only the receipt\'s trailing 3F, no exchange of its own');
   t.match(st, { receiptOpen: false, shift: 'open', shiftNumber: 12, receiptNumber: 4, paper: 'ok', coverOpen: false });
   t.equal(st.fn!.lastFd, 101, 'the FN last FD is the receipt\'s');
   before = codes(reg).length;
   const res = await driver.fiscalize(receipt());
-  t.same(codes(reg).slice(before), ['92', 'EA', 'EB', 'EA', 'EB', 'E8', 'E8', 'E8', 'E8', '99', '4A', '91 33', '3F'], 'no status reads around the second receipt');
+  t.same(codes(reg).slice(before), ['92', 'EA', 'EB', 'EA', 'EB', 'E8', 'E8', 'E8', 'E8', '99', '4A', '91 33'], 'no status reads around the second receipt');
   t.match(res, { fdNumber: 102, shiftNumber: 12, receiptNumber: 5 });
+  await driver.status({ brief: true });
+  t.equal(codes(reg).slice(before).at(-1), '3F', 'and its trailing 3F');
   // anything else forgets it: a full status reads the wire, and so does a brief one after another command
   await driver.xReport();
   before = codes(reg).length;
   await driver.status({ brief: true });
   t.ok(codes(reg).slice(before).includes('3F'), 'after another command the brief status reads the register');
+});
+
+t.test('a trailing 3F that fails costs the receipt nothing: its result stands, and the next brief status reads the register', async (t) => {
+  const { reg, driver } = setup();
+  await driver.open();
+  await driver.fiscalize(receipt());
+  await driver.status({ brief: true });
+  reg.failNext.set('3F', 0x01);
+  const res = await driver.fiscalize(receipt());
+  t.match(res, { fdNumber: 102, receiptNumber: 5 }, 'the result came before the 3F');
+  const before = codes(reg).length;
+  const st = await driver.status({ brief: true });
+  t.equal(codes(reg).slice(before).filter((c) => c === '3F').length, 2, 'the refused trailing 3F, then the brief status\'s own: nothing was proven');
+  t.match(st, { receiptOpen: false, shift: 'open' });
+  t.equal(reg.closed.length, 2, 'each receipt closed once');
 });
 
 t.test('the proven state expires with the clock: a brief status reads the register again after stateTtlMs', async (t) => {
